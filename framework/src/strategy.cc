@@ -1,0 +1,47 @@
+// strategy.cc — Strategy defaults and the helpers strategies share.
+#include "bbo/strategy.h"
+
+#include <map>
+#include <optional>
+
+namespace bbo {
+
+SearchSpace Strategy::relative_space(const StudyView&) { return {}; }
+
+std::map<std::string, double> Strategy::sample_relative(const SampleContext&, const SearchSpace&) { return {}; }
+
+void Strategy::on_trial_finished(const StudyView&, const FrozenTrial&) {}
+
+SearchSpace intersection_space(const StudyView& study) {
+  if (!study.declared_space().empty()) return study.declared_space();
+  std::optional<std::map<std::string, Distribution>> common;
+  for (const FrozenTrial* t : study.trials({TrialState::kComplete})) {
+    if (!common) {
+      common = t->distributions;
+      continue;
+    }
+    for (auto it = common->begin(); it != common->end();) {
+      auto other = t->distributions.find(it->first);
+      if (other == t->distributions.end() || !same_distribution(it->second, other->second))
+        it = common->erase(it);
+      else
+        ++it;
+    }
+    if (common->empty()) break;
+  }
+  SearchSpace space;
+  // Sorted by name (std::map order), as Optuna does, so every process derives the same dimension order.
+  if (common)
+    for (const auto& [name, d] : *common) space.add(name, d);
+  return space;
+}
+
+double sample_uniform(const Distribution& d, std::mt19937_64& rng) {
+  // 53 random bits mapped to [0, 1) by hand: std::uniform_real_distribution is not specified bit-for-bit,
+  // and proposals must be reproducible across standard libraries. from_unit gives log-uniform values for
+  // log distributions and equal probability to every grid point and choice.
+  double u = static_cast<double>(rng() >> 11) * 0x1.0p-53;
+  return from_unit(d, u);
+}
+
+}  // namespace bbo

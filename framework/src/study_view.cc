@@ -1,0 +1,45 @@
+#include "bbo/study_view.h"
+
+#include <algorithm>
+
+namespace bbo {
+
+StudyView::StudyView(Storage& storage, StudyInfo info, SearchSpace declared_space)
+    : storage_(storage), info_(std::move(info)), declared_(std::move(declared_space)) {
+  if (info_.system_attrs.contains("seed")) seed_ = info_.system_attrs["seed"].get<uint64_t>();
+}
+
+const std::vector<FrozenTrial>& StudyView::trials() const {
+  if (!stale_) return trials_;
+  TrialsDelta delta = storage_.get_trials_since(info_.id, version_);
+  for (auto& t : delta.trials) {
+    auto n = static_cast<size_t>(t.number);
+    if (n >= trials_.size()) trials_.resize(n + 1);
+    trials_[n] = std::move(t);
+  }
+  // A trial created by another process may be missing below a newer one if it had no write since; holes are
+  // filled by the next refresh. Drop placeholder records (number -1) from the view meanwhile.
+  if (std::any_of(trials_.begin(), trials_.end(), [](const FrozenTrial& t) { return t.number < 0; })) {
+    std::vector<FrozenTrial> all = storage_.get_trials(info_.id);
+    trials_ = std::move(all);
+  }
+  version_ = delta.version;
+  stale_ = false;
+  return trials_;
+}
+
+std::vector<const FrozenTrial*> StudyView::trials(const std::vector<TrialState>& states) const {
+  std::vector<const FrozenTrial*> out;
+  for (const auto& t : trials())
+    if (states.empty() || std::find(states.begin(), states.end(), t.state) != states.end()) out.push_back(&t);
+  return out;
+}
+
+PluginState StudyView::plugin_state(const std::string& key) const { return storage_.get_plugin_state(info_.id, key); }
+
+bool StudyView::compare_and_swap_plugin_state(const std::string& key, int64_t expected_version,
+                                              const std::string& blob) const {
+  return storage_.compare_and_swap_plugin_state(info_.id, key, expected_version, blob);
+}
+
+}  // namespace bbo

@@ -1,0 +1,19 @@
+// A manifest from a future ABI: the loader must refuse it before reading the entries.
+#include "bbo/plugin.h"
+#include "bbo/strategy.h"
+
+namespace {
+class Never final : public bbo::Strategy {
+ public:
+  explicit Never(const bbo::PluginParams&) {}
+  double sample_independent(const bbo::SampleContext&, const std::string&, const bbo::Distribution&) override {
+    return 0.0;
+  }
+};
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) const bbo::PluginManifest* bbo_plugin_manifest() {
+  static const bbo::PluginManifest m{bbo::kPluginAbiVersion + 998, BBO_BUILD_TAG,
+                                     {bbo::strategy_entry<Never>("wrong_abi", {}, "never registered", {})}};
+  return &m;
+}
