@@ -43,17 +43,16 @@ std::vector<std::string> join_negative_values(int argc, char** argv) {
     }
     out.push_back(arg);
     if (kNumericOptions.count(arg) == 0) continue;
-    bool first = true;
-    while (i + 1 < argc && argv[i + 1][0] == '-' && looks_like_number(argv[i + 1])) {
-      // Every value becomes its own "--opt=value"; CLI11 accumulates repeated vector options.
-      if (first) {
-        out.back() = arg + "=" + argv[i + 1];
-        first = false;
-      } else {
-        out.push_back(arg + "=" + argv[i + 1]);
-      }
+    // Every number that follows becomes its own "--opt=value" (CLI11 accumulates repeated vector options),
+    // so "--value 1 -inf" keeps both values.
+    out.pop_back();
+    bool any = false;
+    while (i + 1 < argc && looks_like_number(argv[i + 1])) {
+      out.push_back(arg + "=" + argv[i + 1]);
+      any = true;
       ++i;
     }
+    if (!any) out.push_back(arg);
   }
   return out;
 }

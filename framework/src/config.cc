@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
+#include <set>
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
@@ -114,8 +116,10 @@ StudyConfig parse_study_config(const std::string& text, const std::string& sourc
   StudyConfig cfg;
   StudyOptions& o = cfg.options;
   bool has_direction = false;
+  std::set<std::string> seen;
   for (const auto& kv : root) {
     const std::string key = kv.first.Scalar();
+    if (!seen.insert(key).second) throw ConfigError(where(source, kv.first) + ": duplicate key '" + key + "'");
     const YAML::Node& v = kv.second;
     if (key == "name") {
       o.name = expect_string(v, "name", source);
@@ -145,6 +149,8 @@ StudyConfig parse_study_config(const std::string& text, const std::string& sourc
       if (!v.IsMap()) throw ConfigError(where(source, v) + ": search_space: expected a mapping of parameters");
       for (const auto& p : v) {
         const std::string pname = p.first.Scalar();
+        if (o.search_space.has(pname))
+          throw ConfigError(where(source, p.first) + ": search_space: duplicate parameter '" + pname + "'");
         try {
           o.search_space.add(pname, distribution_from_json(node_to_json(p.second, source), pname));
         } catch (const Error& e) {

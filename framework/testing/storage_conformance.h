@@ -20,6 +20,7 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <ostream>
 #include <set>
 #include <string>
 #include <thread>
@@ -32,8 +33,12 @@
 
 namespace bbo::conformance {
 
-// Returns a fresh, empty storage each time it is called.
-using StorageFactory = std::function<std::unique_ptr<Storage>()>;
+// Returns a fresh, empty storage each time it is called. A std::function with a printer, so that GoogleTest
+// shows a readable parameter instead of the object's bytes.
+struct StorageFactory : std::function<std::unique_ptr<Storage>()> {
+  using std::function<std::unique_ptr<Storage>()>::function;
+};
+inline void PrintTo(const StorageFactory&, std::ostream* os) { *os << "storage factory"; }
 
 inline constexpr double kInf = std::numeric_limits<double>::infinity();
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
@@ -331,6 +336,14 @@ TEST_P(StorageConformanceTest, IntermediateValuesAreKeyedByStepAndObjective) {
   EXPECT_EQ(got.intermediate_values, expected);
 }
 
+TEST_P(StorageConformanceTest, NegativeStepOrObjectiveIsRejected) {
+  int64_t id = make_study();
+  bbo::FrozenTrial t = storage_->create_trial(id);
+  EXPECT_THROW(storage_->set_trial_intermediate_value(t.id, -1, 0, 1.0), bbo::ValueError);
+  EXPECT_THROW(storage_->set_trial_intermediate_value(t.id, 0, -1, 1.0), bbo::ValueError);
+  EXPECT_TRUE(storage_->get_trial(t.id).intermediate_values.empty());
+}
+
 TEST_P(StorageConformanceTest, TrialAttrsAreSetAndOverwritten) {
   int64_t id = make_study();
   bbo::FrozenTrial t = storage_->create_trial(id);
@@ -587,6 +600,8 @@ TEST_P(StorageConformanceTest, FailStaleTrialsFailsOnlyOldRunningTrials) {
   EXPECT_EQ(storage_->get_trial(revived.id).state, bbo::TrialState::kRunning);
   EXPECT_EQ(storage_->get_trial_by_number(id, 3).state, bbo::TrialState::kComplete);
   EXPECT_TRUE(storage_->fail_stale_trials(id, 60.0).empty());
+  EXPECT_THROW(storage_->fail_stale_trials(id, -1.0), bbo::ValueError);
+  EXPECT_THROW(storage_->fail_stale_trials(id, bbo::conformance::kNaN), bbo::ValueError);
 }
 
 TEST_P(StorageConformanceTest, FailStaleTrialsFailsEachTrialExactlyOnceUnderRaces) {

@@ -66,11 +66,11 @@ inline double objective(const FrozenTrial& t) {
 // The mixed space used throughout: one parameter of every kind of distribution.
 inline SearchSpace mixed_space() {
   SearchSpace s;
-  s.add("f", FloatDistribution{-3.0, 2.0});
-  s.add("flog", FloatDistribution{1e-4, 1.0, true});
+  s.add("f", FloatDistribution{-3.0, 2.0, false, std::nullopt});
+  s.add("flog", FloatDistribution{1e-4, 1.0, true, std::nullopt});
   s.add("fstep", FloatDistribution{0.0, 1.0, false, 0.25});
-  s.add("i", IntDistribution{-2, 5});
-  s.add("ilog", IntDistribution{1, 64, true});
+  s.add("i", IntDistribution{-2, 5, false, 1});
+  s.add("ilog", IntDistribution{1, 64, true, 1});
   s.add("istep", IntDistribution{0, 10, false, 5});
   s.add("c", CategoricalDistribution{{ParamValue{std::string("a")}, ParamValue{int64_t{2}}, ParamValue{3.5},
                                       ParamValue{true}, ParamValue{}}});

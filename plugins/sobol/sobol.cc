@@ -54,7 +54,7 @@ class SobolStrategy final : public Strategy {
   std::map<std::string, double> sample_relative(const SampleContext& ctx, const SearchSpace& space) override {
     if (space.empty()) return {};
     // Dimensions past Boost's table fall back to sample_independent (they are left out of the result).
-    size_t dim = std::min<size_t>(space.size(), boost::random::sobol_engine<uint32_t, 32>::max_dimension);
+    size_t dim = std::min<size_t>(space.size(), boost::random::default_sobol_table::max_dimension);
     uint64_t index = static_cast<uint64_t>(ctx.trial.number) + static_cast<uint64_t>(skip_);
     std::vector<uint32_t> point = sobol_point(dim, index);
     std::vector<double> unit(space.size(), 0.0);

@@ -1,6 +1,7 @@
 #include "memory/memory_storage.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "bbo/error.h"
@@ -172,6 +173,10 @@ void MemoryStorage::set_trial_param(int64_t trial_id, const std::string& name, d
 }
 
 void MemoryStorage::set_trial_intermediate_value(int64_t trial_id, int64_t step, int objective, double value) {
+  if (step < 0 || objective < 0) {
+    throw ValueError("intermediate value needs step >= 0 and objective >= 0, got step " + std::to_string(step) +
+                     ", objective " + std::to_string(objective));
+  }
   std::lock_guard lock(mu_);
   StudyRecord* s = nullptr;
   FrozenTrial& t = running_trial_locked(trial_id, &s, "report an intermediate value");
@@ -220,6 +225,9 @@ void MemoryStorage::heartbeat(int64_t trial_id) {
 }
 
 std::vector<int64_t> MemoryStorage::fail_stale_trials(int64_t study_id, double grace_seconds) {
+  if (!(grace_seconds >= 0) || std::isinf(grace_seconds)) {
+    throw ValueError("fail_stale_trials needs a finite grace period >= 0 s, got " + std::to_string(grace_seconds));
+  }
   std::lock_guard lock(mu_);
   StudyRecord& s = study_locked(study_id);
   int64_t now = now_us();

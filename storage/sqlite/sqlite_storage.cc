@@ -843,6 +843,10 @@ void SqliteStorage::set_trial_param(int64_t trial_id, const std::string& name, d
 }
 
 void SqliteStorage::set_trial_intermediate_value(int64_t trial_id, int64_t step, int objective, double value) {
+  if (step < 0 || objective < 0) {
+    throw ValueError("intermediate value needs step >= 0 and objective >= 0, got step " + std::to_string(step) +
+                     ", objective " + std::to_string(objective));
+  }
   write_tx([&] {
     auto [study_id, number] = running_trial(trial_id, "report an intermediate value");
     Stmt p(*this,
@@ -913,6 +917,9 @@ void SqliteStorage::heartbeat(int64_t trial_id) {
 }
 
 std::vector<int64_t> SqliteStorage::fail_stale_trials(int64_t study_id, double grace_seconds) {
+  if (!(grace_seconds >= 0) || std::isinf(grace_seconds)) {
+    throw ValueError("fail_stale_trials needs a finite grace period >= 0 s, got " + std::to_string(grace_seconds));
+  }
   return write_tx([&] {
     require_study(study_id);
     int64_t now = now_us();

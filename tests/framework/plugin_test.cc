@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <unistd.h>
+
 #include "bbo/pruner.h"
 #include "bbo/storage.h"
 #include "bbo/strategy.h"
@@ -140,7 +142,7 @@ TEST(PluginRegistry, ValidatesParameters) {
 TEST(PluginParams, TypedGettersAndDefaults) {
   std::vector<ParamSpec> specs{{"n", "int", 3, ""},       {"x", "float", 0.5, ""},   {"b", "bool", false, ""},
                                {"s", "string", "a", ""},  {"j", "json", nullptr, ""}, {"opt", "float", nullptr, ""}};
-  PluginParams p("demo", {{"x", 2}, {"j", {{"k", [1, 2]}}}}, specs);
+  PluginParams p("demo", {{"x", 2}, {"j", {{"k", {1, 2}}}}}, specs);
   EXPECT_EQ(p.plugin(), "demo");
   EXPECT_EQ(p.get_int("n"), 3);
   EXPECT_EQ(p.get_float("x"), 2.0);  // an int where a float is expected
@@ -172,7 +174,7 @@ TEST(PluginRegistry, ObjectsKeepTheirLibraryAlive) {
   t.number = 0;
   std::mt19937_64 rng(1);
   SampleContext ctx{view, t, rng};
-  double v = s->sample_independent(ctx, "x", FloatDistribution{0, 1});
+  double v = s->sample_independent(ctx, "x", FloatDistribution{0, 1, false, std::nullopt});
   EXPECT_GE(v, 0.0);
   EXPECT_LT(v, 1.0);
   s.reset();

@@ -45,7 +45,7 @@ struct Fixture {
 
 SearchSpace unit_space(int d) {
   SearchSpace s;
-  for (int k = 0; k < d; ++k) s.add("x" + std::to_string(k), FloatDistribution{0.0, 1.0});
+  for (int k = 0; k < d; ++k) s.add("x" + std::to_string(k), FloatDistribution{0.0, 1.0, false, std::nullopt});
   return s;
 }
 
@@ -139,7 +139,7 @@ TEST(SobolStrategy, HighDimensionalPointsAreInside) {
 
 TEST(SobolStrategy, CategoricalAndIntDimensionsDecode) {
   SearchSpace s;
-  s.add("a_int", IntDistribution{1, 4});
+  s.add("a_int", IntDistribution{1, 4, false, 1});
   s.add("b_cat", CategoricalDistribution{{ParamValue{std::string("x")}, ParamValue{std::string("y")}}});
   s.add("c_step", FloatDistribution{0.0, 1.0, false, 0.5});
   Fixture f(s, 1, {{"scramble", false}});
