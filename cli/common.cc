@@ -53,7 +53,11 @@ SearchSpace parse_search_space_option(const std::string& text, const std::string
   json j = parse_json_option(text, option);
   if (!j.is_object()) throw ConfigError(option + ": expected a JSON object of name -> distribution");
   try {
-    return SearchSpace::from_json(j);
+    // Keep the order the user wrote the parameters in (it is the dimension order of the encoding).
+    json pairs = json::array();
+    const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(text);
+    for (const auto& [name, d] : ordered.items()) pairs.push_back({name, json::parse(d.dump())});
+    return SearchSpace::from_json(pairs);
   } catch (const ValueError& e) {
     throw ValueError(option + ": " + e.what());
   } catch (const ConfigError& e) {

@@ -397,7 +397,24 @@ json SearchSpace::to_json() const {
   return j;
 }
 
+json SearchSpace::to_ordered_json() const {
+  json j = json::array();
+  for (size_t i = 0; i < names_.size(); ++i) j.push_back({names_[i], distribution_to_json(dists_[i])});
+  return j;
+}
+
 SearchSpace SearchSpace::from_json(const json& j) {
+  if (j.is_array()) {
+    SearchSpace s;
+    for (const auto& item : j) {
+      if (!item.is_array() || item.size() != 2 || !item[0].is_string())
+        throw ConfigError("a search space list must hold [name, distribution] pairs, got " + item.dump());
+      std::string name = item[0].get<std::string>();
+      if (s.has(name)) throw ConfigError("search space: duplicate parameter '" + name + "'");
+      s.add(name, distribution_from_json(item[1], name));
+    }
+    return s;
+  }
   if (!j.is_object()) throw ConfigError("a search space must be a JSON object of name -> distribution");
   SearchSpace s;
   // nlohmann::json objects are sorted by key; that order is the dimension order.

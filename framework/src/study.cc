@@ -272,7 +272,7 @@ Study Study::create(const StudyOptions& o, std::shared_ptr<Storage> storage) {
               {"strategy", {{"name", o.strategy}, {"params", o.strategy_params.is_null() ? json::object() : o.strategy_params}}},
               {"pruner", {{"name", o.pruner}, {"params", o.pruner_params.is_null() ? json::object() : o.pruner_params}}},
               {"heartbeat_grace_seconds", o.heartbeat_grace_seconds}};
-  if (!o.search_space.empty()) sys["search_space"] = o.search_space.to_json();
+  if (!o.search_space.empty()) sys["search_space"] = o.search_space.to_ordered_json();
   int64_t id;
   try {
     id = storage->create_study(o.name, o.directions, sys);

@@ -32,14 +32,14 @@ plugin=$(find "$tmp/oot" -name libbbo_my_strategy.so | head -n1)
 plugin_dir=$(dirname "$plugin")
 
 step "without BBO_PLUGIN_PATH the strategy is unknown"
-if "$prefix/bin/bbo" create-study --storage "sqlite:///$tmp/none.db" --study s --strategy my_strategy >"$tmp/none.log" 2>&1; then
+if "$prefix/bin/bbo" create-study --storage "sqlite://$tmp/none.db" --study s --strategy my_strategy >"$tmp/none.log" 2>&1; then
   fail "create-study with an unknown strategy succeeded"
 fi
 grep -q my_strategy "$tmp/none.log" || { cat "$tmp/none.log"; fail "the error does not name my_strategy"; }
 
 export BBO_PLUGIN_PATH=$plugin_dir
 step "app with BBO_PLUGIN_PATH=$plugin_dir"
-out=$("$tmp/oot/app" "sqlite:///$tmp/app.db") || fail "app exited with status $?"
+out=$("$tmp/oot/app" "sqlite://$tmp/app.db") || fail "app exited with status $?"
 echo "$out"
 grep -q "strategy my_strategy from $plugin" <<<"$out" || fail "the app did not load the plugin from $plugin"
 grep -Eq "trials 20, best #[0-9]+ value" <<<"$out" || fail "the app did not run 20 trials"
@@ -51,7 +51,7 @@ grep -q "my_strategy" <<<"$out" || fail "bbo plugins does not list my_strategy"
 grep -q "random" <<<"$out" || fail "bbo plugins does not list the installed random strategy"
 
 step "bbo create-study / ask / tell / best with my_strategy"
-url="sqlite:///$tmp/cli.db"
+url="sqlite://$tmp/cli.db"
 bbo=("$prefix/bin/bbo")
 "${bbo[@]}" create-study --storage "$url" --study oot --strategy my_strategy --strategy-params '{"n_startup": 3}' \
   --seed 5 --search-space '{"x": {"type": "float", "low": -4, "high": 4}, "c": {"type": "categorical", "choices": ["a", "b"]}}' \

@@ -111,8 +111,11 @@ class SearchSpace {
   // Internal values of a unit-cube point (ints rounded, steps snapped, categoricals to an index).
   std::map<std::string, double> decode(const std::vector<double>& unit) const;
 
-  // {"x": <distribution json>, ...}; from_json accepts either form of distribution_from_json.
+  // {"x": <distribution json>, ...} (JSON objects are sorted by key, so this form loses the order).
   json to_json() const;
+  // [["x", <distribution json>], ...]: keeps the order; what bbo stores.
+  json to_ordered_json() const;
+  // Accepts either form above; distributions in either form of distribution_from_json.
   static SearchSpace from_json(const json& j);
 
   bool operator==(const SearchSpace&) const = default;
