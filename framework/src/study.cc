@@ -60,6 +60,8 @@ class StudyImpl : public std::enable_shared_from_this<StudyImpl> {
 };
 
 struct Trial::State {
+  State(std::shared_ptr<StudyImpl> s, FrozenTrial r, uint64_t seed)
+      : study(std::move(s)), record(std::move(r)), rng(seed) {}
   std::shared_ptr<StudyImpl> study;
   FrozenTrial record;  // local copy: params and distributions as suggested
   std::mt19937_64 rng;
@@ -78,12 +80,11 @@ void StudyImpl::check_writable(const Trial::State& s) {
 Trial StudyImpl::start_trial() {
   std::lock_guard lock(mu);
   if (grace_seconds > 0) storage->fail_stale_trials(id(), grace_seconds);
-  auto st = std::make_unique<Trial::State>();
-  st->study = shared_from_this();
   std::optional<FrozenTrial> claimed = storage->claim_waiting_trial(id());
-  st->record = claimed ? std::move(*claimed) : storage->create_trial(id());
+  FrozenTrial record = claimed ? std::move(*claimed) : storage->create_trial(id());
+  const uint64_t seed = trial_seed(view.seed(), record.number);
+  auto st = std::make_unique<Trial::State>(shared_from_this(), std::move(record), seed);
   if (st->record.system_attrs.contains("fixed_params")) st->fixed_params = st->record.system_attrs["fixed_params"];
-  st->rng.seed(trial_seed(view.seed(), st->record.number));
   view.invalidate();
   st->relative_space = strategy->relative_space(view);
   if (!st->relative_space.empty()) {
@@ -198,7 +199,7 @@ std::string Trial::suggest_categorical(const std::string& name, const std::vecto
   return choices.at(static_cast<size_t>(std::llround(suggest(name, c))));
 }
 
-ParamValue Trial::suggest_categorical(const std::string& name, const std::vector<ParamValue>& choices) {
+ParamValue Trial::suggest_choice(const std::string& name, const std::vector<ParamValue>& choices) {
   CategoricalDistribution c{choices};
   return choices.at(static_cast<size_t>(std::llround(suggest(name, c))));
 }

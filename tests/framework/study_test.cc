@@ -32,7 +32,9 @@ TEST(Study, AskSuggestTellStoresEverything) {
   EXPECT_EQ(t.number(), 0);
   double x = t.suggest_float("x", -5, 5);
   int64_t n = t.suggest_int("n", 1, 8);
-  std::string act = t.suggest_categorical("act", std::vector<std::string>{"relu", "tanh"});
+  std::string act = t.suggest_categorical("act", {"relu", "tanh"});  // the DESIGN §1 spelling compiles
+  ParamValue mixed = t.suggest_choice("mixed", {int64_t{1}, 2.5, std::string("s"), std::monostate{}});
+  EXPECT_EQ(t.params().at("mixed"), mixed);
   EXPECT_GE(x, -5);
   EXPECT_LE(x, 5);
   EXPECT_GE(n, 1);

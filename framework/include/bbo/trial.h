@@ -89,7 +89,8 @@ class Trial {
                        std::optional<double> step = std::nullopt);
   int64_t suggest_int(const std::string& name, int64_t low, int64_t high, bool log = false, int64_t step = 1);
   std::string suggest_categorical(const std::string& name, const std::vector<std::string>& choices);
-  ParamValue suggest_categorical(const std::string& name, const std::vector<ParamValue>& choices);
+  // Choices of mixed types (null, bool, int, double, string); returns the chosen value.
+  ParamValue suggest_choice(const std::string& name, const std::vector<ParamValue>& choices);
   // Generic form: returns the internal value (for a categorical, the choice index).
   double suggest(const std::string& name, const Distribution& d);
 
