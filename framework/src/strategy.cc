@@ -36,6 +36,12 @@ SearchSpace intersection_space(const StudyView& study) {
   return space;
 }
 
+double independent_uniform(const SampleContext& ctx, const std::string& name, const Distribution& d,
+                           uint64_t salt, uint64_t seed_offset) {
+  uint64_t bits = trial_seed(ctx.study.seed() + seed_offset, ctx.trial.number, hash_string(name) ^ salt);
+  return from_unit(d, static_cast<double>(bits >> 11) * 0x1.0p-53);
+}
+
 double sample_uniform(const Distribution& d, std::mt19937_64& rng) {
   // 53 random bits mapped to [0, 1) by hand: std::uniform_real_distribution is not specified bit-for-bit,
   // and proposals must be reproducible across standard libraries. from_unit gives log-uniform values for

@@ -14,10 +14,7 @@ class RandomStrategy final : public Strategy {
   explicit RandomStrategy(const PluginParams& p) : offset_(static_cast<uint64_t>(p.get_int("seed_offset"))) {}
 
   double sample_independent(const SampleContext& ctx, const std::string& name, const Distribution& d) override {
-    // The stream's first draw is the hash itself (splitmix64 output, 53 bits to [0, 1)): seeding a
-    // mt19937_64 per parameter would cost more than the rest of ask + tell.
-    uint64_t bits = trial_seed(ctx.study.seed() + offset_, ctx.trial.number, hash_string(name));
-    return from_unit(d, static_cast<double>(bits >> 11) * 0x1.0p-53);
+    return independent_uniform(ctx, name, d, 0, offset_);
   }
 
  private:

@@ -73,8 +73,7 @@ class SobolStrategy final : public Strategy {
   }
 
   double sample_independent(const SampleContext& ctx, const std::string& name, const Distribution& d) override {
-    std::mt19937_64 rng(trial_seed(ctx.study.seed(), ctx.trial.number, hash_string(name) ^ kIndependentSalt));
-    return sample_uniform(d, rng);
+    return independent_uniform(ctx, name, d, kIndependentSalt);
   }
 
  private:

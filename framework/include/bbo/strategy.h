@@ -46,6 +46,12 @@ class Strategy {
 // same distribution (Optuna's intersection search space). Empty when no trial is complete.
 SearchSpace intersection_space(const StudyView& study);
 
+// The independent uniform draw most strategies use outside their relative space: a value of `d` from the
+// stream (study seed + offset, trial number, hash(name) ^ salt), so it depends neither on the order of the
+// suggest calls nor on the process. Cheap: one hash, no generator is seeded.
+double independent_uniform(const SampleContext& ctx, const std::string& name, const Distribution& d,
+                           uint64_t salt = 0, uint64_t seed_offset = 0);
+
 // Uniform draw of an internal value of `d` (log-uniform for log distributions, uniform over grid points and
 // choices).
 double sample_uniform(const Distribution& d, std::mt19937_64& rng);

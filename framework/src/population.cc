@@ -1,0 +1,123 @@
+// population.cc — generations handed out one point per ask, with all state in the plugin-state blob.
+#include "bbo/population.h"
+
+#include <cmath>
+#include <limits>
+
+#include "bbo/error.h"
+
+namespace bbo {
+namespace {
+
+constexpr uint64_t kInitSalt = 0x5eed0001;
+constexpr uint64_t kProposeSalt = 0x5eed0002;
+constexpr uint64_t kTellSalt = 0x5eed0003;
+constexpr uint64_t kIndependentSalt = 0x5eed0004;
+constexpr int kMaxCasAttempts = 1000;
+
+std::mt19937_64 stream(const StudyView& study, int64_t generation, uint64_t key_hash, uint64_t salt) {
+  return std::mt19937_64(trial_seed(study.seed(), generation, key_hash ^ salt));
+}
+
+// Minimisation value of a finished trial for the population: failed and pruned points are the worst.
+std::optional<double> result_of(const StudyView& study, int64_t number) {
+  const auto& trials = study.trials();
+  if (number < 0 || static_cast<size_t>(number) >= trials.size()) return std::nullopt;
+  const FrozenTrial& t = trials[static_cast<size_t>(number)];
+  if (t.number != number || !is_finished(t.state)) return std::nullopt;
+  if (t.state != TrialState::kComplete || t.values.empty()) return std::numeric_limits<double>::infinity();
+  double v = study.directions()[0] == Direction::kMaximize ? -t.values[0] : t.values[0];
+  return std::isnan(v) ? std::numeric_limits<double>::infinity() : v;
+}
+
+}  // namespace
+
+PopulationStrategy::PopulationStrategy(std::string name) : key_("population:" + std::move(name)) {}
+
+SearchSpace PopulationStrategy::relative_space(const StudyView& study) {
+  if (study.multi_objective())
+    throw ValueError("strategy '" + key_.substr(11) + "' supports single-objective studies only");
+  return intersection_space(study);
+}
+
+double PopulationStrategy::sample_independent(const SampleContext& ctx, const std::string& name,
+                                              const Distribution& d) {
+  return independent_uniform(ctx, name, d, kIndependentSalt);
+}
+
+std::map<std::string, double> PopulationStrategy::sample_relative(const SampleContext& ctx, const SearchSpace& space) {
+  const StudyView& study = ctx.study;
+  const uint64_t key_hash = hash_string(key_);
+  const std::string fingerprint = space.to_ordered_json().dump();
+  for (int attempt = 0; attempt < kMaxCasAttempts; ++attempt) {
+    PluginState ps = study.plugin_state(key_);
+    json blob = ps.blob.empty() ? json() : json::parse(ps.blob, nullptr, /*allow_exceptions=*/false);
+    if (blob.is_discarded() || !blob.is_object() || blob.value("space", "") != fingerprint) {
+      // Fresh start (or the space changed): warm-start data are the complete trials covering the space.
+      std::vector<std::vector<double>> xs;
+      std::vector<double> ys;
+      for (const FrozenTrial* t : study.trials({TrialState::kComplete})) {
+        bool covers = true;
+        for (size_t i = 0; i < space.size() && covers; ++i) {
+          auto it = t->distributions.find(space.names()[i]);
+          covers = it != t->distributions.end() && same_distribution(it->second, space.distributions()[i]);
+        }
+        if (!covers || t->values.empty()) continue;
+        xs.push_back(space.encode(t->params));
+        ys.push_back(study.directions()[0] == Direction::kMaximize ? -t->values[0] : t->values[0]);
+      }
+      auto init_rng = stream(study, -1, key_hash, kInitSalt);
+      json state = initial_state(space, xs, ys, init_rng);
+      auto gen_rng = stream(study, 0, key_hash, kProposeSalt);
+      std::vector<std::vector<double>> points = next_generation(space, state, gen_rng);
+      blob = {{"space", fingerprint}, {"generation", 0}, {"state", std::move(state)}, {"points", points},
+              {"assigned", json::array()}};
+      for (size_t i = 0; i < points.size(); ++i) blob["assigned"].push_back(json::array());
+    }
+    // Close the generation when every point has a finished trial.
+    while (true) {
+      const json& assigned = blob["assigned"];
+      std::vector<double> ys;
+      for (const auto& numbers : assigned) {
+        std::optional<double> y;
+        for (const auto& n : numbers)
+          if ((y = result_of(study, n.get<int64_t>()))) break;  // the first finished trial of the point counts
+        if (!y) break;
+        ys.push_back(*y);
+      }
+      if (ys.size() != assigned.size()) break;
+      const int64_t gen = blob["generation"].get<int64_t>();
+      auto points = blob["points"].get<std::vector<std::vector<double>>>();
+      auto tell_rng = stream(study, gen, key_hash, kTellSalt);
+      tell_generation(space, blob["state"], points, ys, tell_rng);
+      auto gen_rng = stream(study, gen + 1, key_hash, kProposeSalt);
+      points = next_generation(space, blob["state"], gen_rng);
+      if (points.empty()) throw Error(key_ + ": next_generation returned no points");
+      blob["generation"] = gen + 1;
+      blob["points"] = points;
+      blob["assigned"] = json::array();
+      for (size_t i = 0; i < points.size(); ++i) blob["assigned"].push_back(json::array());
+    }
+    // The first unassigned point; when all are handed out, re-issue the first unfinished one (its worker
+    // may have died).
+    json& assigned = blob["assigned"];
+    size_t pick = assigned.size();
+    for (size_t i = 0; i < assigned.size() && pick == assigned.size(); ++i)
+      if (assigned[i].empty()) pick = i;
+    for (size_t i = 0; i < assigned.size() && pick == assigned.size(); ++i) {
+      bool finished = false;
+      for (const auto& n : assigned[i]) finished = finished || result_of(study, n.get<int64_t>()).has_value();
+      if (!finished) pick = i;
+    }
+    if (pick == assigned.size()) pick = 0;  // unreachable: a fully finished generation was closed above
+    assigned[pick].push_back(ctx.trial.number);
+    std::vector<double> point = blob["points"][pick].get<std::vector<double>>();
+    if (point.size() != space.size()) throw Error(key_ + ": a proposed point has the wrong dimension");
+    if (study.compare_and_swap_plugin_state(key_, ps.version, blob.dump())) return space.decode(point);
+    // Another worker changed the state first: read it again.
+  }
+  throw StorageError(key_ + ": could not update the strategy state after " + std::to_string(kMaxCasAttempts) +
+                     " attempts (heavy contention)");
+}
+
+}  // namespace bbo
