@@ -166,17 +166,6 @@ std::string format_double(double v) {
   return std::string(buf, ptr);
 }
 
-std::string format_time(const std::optional<int64_t>& us) {
-  if (!us) return "";
-  std::time_t secs = static_cast<std::time_t>(*us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[96];
-  std::snprintf(out, sizeof out, "%s.%06dZ", buf, static_cast<int>(*us % 1000000));
-  return out;
-}
 
 std::string json_cell(const json& j) {
   if (j.is_string()) return j.get<std::string>();
@@ -249,8 +238,8 @@ Table trials_table(const std::vector<FrozenTrial>& trials, size_t n_objectives, 
       json iv = to_json(t)["intermediate_values"];
       row.push_back(iv.empty() ? "" : iv.dump());
     }
-    row.push_back(format_time(t.datetime_start_us));
-    row.push_back(format_time(t.datetime_complete_us));
+    row.push_back(format_time_us(t.datetime_start_us));
+    row.push_back(format_time_us(t.datetime_complete_us));
     row.push_back(t.datetime_start_us && t.datetime_complete_us
                       ? format_double(static_cast<double>(*t.datetime_complete_us - *t.datetime_start_us) / 1e6)
                       : "");

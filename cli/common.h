@@ -104,8 +104,6 @@ std::string csv_escape(const std::string& cell);
 
 // Number formatting for tables and CSV: shortest round-tripping decimal, "inf", "-inf", "nan".
 std::string format_double(double v);
-// ISO 8601 UTC with microseconds ("2024-05-01T12:34:56.123456Z"); empty when absent.
-std::string format_time(const std::optional<int64_t>& us);
 // A JSON value as a cell: strings bare, everything else dumped.
 std::string json_cell(const json& j);
 // Directions as "minimize,maximize".

@@ -31,7 +31,7 @@ int run(const ExportOptions& o) {
                   {"directions", dirs},
                   {"user_attrs", s.info.user_attrs},
                   {"system_attrs", s.info.system_attrs},
-                  {"datetime_start", s.info.datetime_start_us ? json(format_time(s.info.datetime_start_us))
+                  {"datetime_start", s.info.datetime_start_us ? json(format_time_us(s.info.datetime_start_us))
                                                               : json()}}},
                 {"trials", arr}};
     text << doc.dump(2) << '\n';

@@ -26,7 +26,7 @@ int run(const StudiesOptions& o) {
                 {"id", info.id},
                 {"directions", dirs},
                 {"n_trials", info.n_trials},
-                {"datetime_start", info.datetime_start_us ? json(format_time(info.datetime_start_us)) : json()},
+                {"datetime_start", info.datetime_start_us ? json(format_time_us(info.datetime_start_us)) : json()},
                 {"user_attrs", info.user_attrs}};
       if (info.directions.size() == 1) {
         j["best_value"] = best.empty() ? json() : number_json(best[0].values[0]);
@@ -55,7 +55,7 @@ int run(const StudiesOptions& o) {
       best_value = "pareto: " + std::to_string(best.size()) + " trials";
     }
     t.rows.push_back({info.name, format_directions(info.directions), std::to_string(info.n_trials), best_value,
-                      best_trial, format_time(info.datetime_start_us)});
+                      best_trial, format_time_us(info.datetime_start_us)});
   }
   if (f == Format::kCsv) {
     print_csv(std::cout, t);

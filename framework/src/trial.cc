@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 
 #include "bbo/error.h"
@@ -81,17 +82,22 @@ json number_to_json(double v) {
 
 json time_to_json(const std::optional<int64_t>& us) {
   if (!us) return nullptr;
+  return format_time_us(us);
+}
+
+}  // namespace
+
+std::string format_time_us(const std::optional<int64_t>& us) {
+  if (!us) return "";
   std::time_t secs = static_cast<std::time_t>(*us / 1000000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char out[80];
+  char out[96];
   std::snprintf(out, sizeof out, "%s.%06dZ", buf, static_cast<int>(*us % 1000000));
   return out;
 }
-
-}  // namespace
 
 json params_to_json(const FrozenTrial& t) {
   json p = json::object();

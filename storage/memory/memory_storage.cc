@@ -9,16 +9,6 @@
 namespace bbo {
 namespace {
 
-const char* state_name(TrialState s) {
-  switch (s) {
-    case TrialState::kRunning: return "RUNNING";
-    case TrialState::kWaiting: return "WAITING";
-    case TrialState::kComplete: return "COMPLETE";
-    case TrialState::kPruned: return "PRUNED";
-    case TrialState::kFail: return "FAIL";
-  }
-  return "UNKNOWN";
-}
 
 bool state_selected(TrialState s, const std::vector<TrialState>& states) {
   return states.empty() || std::find(states.begin(), states.end(), s) != states.end();
@@ -43,7 +33,7 @@ FrozenTrial& MemoryStorage::trial_locked(int64_t trial_id, StudyRecord** study) 
 FrozenTrial& MemoryStorage::running_trial_locked(int64_t trial_id, StudyRecord** study, const char* what) {
   FrozenTrial& t = trial_locked(trial_id, study);
   if (t.state != TrialState::kRunning) {
-    throw TrialStateError("trial " + std::to_string(t.number) + " is " + state_name(t.state) + "; cannot " +
+    throw TrialStateError("trial " + std::to_string(t.number) + " is " + to_string(t.state) + "; cannot " +
                           what + " (only a RUNNING trial can be written)");
   }
   return t;
@@ -203,7 +193,7 @@ void MemoryStorage::set_trial_system_attr(int64_t trial_id, const std::string& k
 void MemoryStorage::finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values,
                                  const std::vector<double>& constraints) {
   if (!is_finished(state)) {
-    throw ValueError(std::string("cannot finish a trial with state ") + state_name(state) +
+    throw ValueError(std::string("cannot finish a trial with state ") + to_string(state) +
                      " (COMPLETE, PRUNED or FAIL)");
   }
   std::lock_guard lock(mu_);

@@ -41,16 +41,6 @@ TrialState state_from_code(int64_t c) {
   throw StorageError("corrupt trial state code " + std::to_string(c));
 }
 
-const char* state_name(TrialState s) {
-  switch (s) {
-    case TrialState::kRunning: return "RUNNING";
-    case TrialState::kWaiting: return "WAITING";
-    case TrialState::kComplete: return "COMPLETE";
-    case TrialState::kPruned: return "PRUNED";
-    case TrialState::kFail: return "FAIL";
-  }
-  return "UNKNOWN";
-}
 
 int64_t state_mask(const std::vector<TrialState>& states) {
   if (states.empty()) return 0x1f;
@@ -546,7 +536,7 @@ std::pair<int64_t, int64_t> SqliteStorage::running_trial(int64_t trial_id, const
   }
   TrialState s = state_from_code(st.col_int(2));
   if (s != TrialState::kRunning) {
-    throw TrialStateError("trial " + std::to_string(st.col_int(1)) + " is " + state_name(s) + "; cannot " + what +
+    throw TrialStateError("trial " + std::to_string(st.col_int(1)) + " is " + to_string(s) + "; cannot " + what +
                           " (only a RUNNING trial can be written)");
   }
   return {st.col_int(0), st.col_int(1)};
@@ -891,7 +881,7 @@ void SqliteStorage::set_trial_system_attr(int64_t trial_id, const std::string& k
 void SqliteStorage::finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values,
                                  const std::vector<double>& constraints) {
   if (!is_finished(state)) {
-    throw ValueError(std::string("cannot finish a trial with state ") + state_name(state) +
+    throw ValueError(std::string("cannot finish a trial with state ") + to_string(state) +
                      " (COMPLETE, PRUNED or FAIL)");
   }
   std::string v = encode_doubles(values);

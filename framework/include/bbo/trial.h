@@ -60,6 +60,9 @@ struct FrozenTrial {
   std::optional<std::pair<int64_t, double>> last_step() const;
 };
 
+// ISO 8601 UTC with microseconds ("2026-11-24T18:37:22.703324Z"); "" for nullopt.
+std::string format_time_us(const std::optional<int64_t>& us);
+
 json to_json(const FrozenTrial& t);               // number, state, values, params (external), ...
 json params_to_json(const FrozenTrial& t);        // {"x": 0.1, "act": "relu"}
 
