@@ -8,6 +8,9 @@
 #include "bbo/error.h"
 #include "bbo/storage.h"
 #include "memory/memory_storage.h"
+#ifdef BBO_HAVE_POSTGRES
+#include "postgres/postgres_storage.h"
+#endif
 #include "sqlite/sqlite_storage.h"
 
 namespace bbo {
@@ -83,7 +86,11 @@ std::unique_ptr<Storage> open_storage(const std::string& url) {
   if (url == "memory:" || url == "memory://") return std::make_unique<MemoryStorage>();
   if (starts_with(url, "sqlite:")) return open_sqlite(url);
   if (starts_with(url, "postgresql://") || starts_with(url, "postgres://")) {
+#ifdef BBO_HAVE_POSTGRES
+    return std::make_unique<PostgresStorage>(url);
+#else
     throw ConfigError("PostgreSQL storage not built in this bbo (storage URL '" + url + "')");
+#endif
   }
   throw ConfigError("unknown storage URL '" + url +
                     "' (expected memory:, sqlite:///path/to/file.db or postgresql://user@host/db)");

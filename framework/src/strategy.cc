@@ -14,26 +14,7 @@ void Strategy::on_trial_finished(const StudyView&, const FrozenTrial&) {}
 
 SearchSpace intersection_space(const StudyView& study) {
   if (!study.declared_space().empty()) return study.declared_space();
-  std::optional<std::map<std::string, Distribution>> common;
-  for (const FrozenTrial* t : study.trials({TrialState::kComplete})) {
-    if (!common) {
-      common = t->distributions;
-      continue;
-    }
-    for (auto it = common->begin(); it != common->end();) {
-      auto other = t->distributions.find(it->first);
-      if (other == t->distributions.end() || !same_distribution(it->second, other->second))
-        it = common->erase(it);
-      else
-        ++it;
-    }
-    if (common->empty()) break;
-  }
-  SearchSpace space;
-  // Sorted by name (std::map order), as Optuna does, so every process derives the same dimension order.
-  if (common)
-    for (const auto& [name, d] : *common) space.add(name, d);
-  return space;
+  return study.complete_intersection();
 }
 
 double independent_uniform(const SampleContext& ctx, const std::string& name, const Distribution& d,

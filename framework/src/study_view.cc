@@ -23,6 +23,24 @@ const std::vector<FrozenTrial>& StudyView::trials() const {
     std::vector<FrozenTrial> all = storage_.get_trials(info_.id);
     trials_ = std::move(all);
   }
+  // Fold newly complete trials into the intersection (each exactly once).
+  counted_.resize(trials_.size(), false);
+  for (const FrozenTrial& t : trials_) {
+    if (t.state != TrialState::kComplete || t.number < 0 || counted_[static_cast<size_t>(t.number)]) continue;
+    counted_[static_cast<size_t>(t.number)] = true;
+    common_dirty_ = true;
+    if (!common_) {
+      common_ = t.distributions;
+      continue;
+    }
+    for (auto it = common_->begin(); it != common_->end();) {
+      auto other = t.distributions.find(it->first);
+      if (other == t.distributions.end() || !same_distribution(it->second, other->second))
+        it = common_->erase(it);
+      else
+        ++it;
+    }
+  }
   version_ = delta.version;
   stale_ = false;
   return trials_;
@@ -33,6 +51,17 @@ std::vector<const FrozenTrial*> StudyView::trials(const std::vector<TrialState>&
   for (const auto& t : trials())
     if (states.empty() || std::find(states.begin(), states.end(), t.state) != states.end()) out.push_back(&t);
   return out;
+}
+
+const SearchSpace& StudyView::complete_intersection() const {
+  trials();
+  if (common_dirty_) {
+    common_space_ = SearchSpace();
+    if (common_)
+      for (const auto& [name, d] : *common_) common_space_.add(name, d);
+    common_dirty_ = false;
+  }
+  return common_space_;
 }
 
 PluginState StudyView::plugin_state(const std::string& key) const { return storage_.get_plugin_state(info_.id, key); }

@@ -33,11 +33,21 @@ TEST(OpenStorage, UnknownSchemeIsAConfigErrorNamingTheUrl) {
   EXPECT_THROW(bbo::open_storage("/tmp/file.db"), bbo::ConfigError);
 }
 
+#ifdef BBO_HAVE_POSTGRES
+TEST(OpenStorage, PostgresqlWithoutAServerIsAStorageErrorNamingTheUrl) {
+  // Port 1: nothing listens there, so the connection is refused at once.
+  for (const char* url : {"postgresql://user@127.0.0.1:1/db", "postgres://user@127.0.0.1:1/db"}) {
+    EXPECT_THROW(bbo::open_storage(url), bbo::StorageError) << url;
+    EXPECT_NE(message_of([&] { bbo::open_storage(url); }).find(url), std::string::npos) << url;
+  }
+}
+#else
 TEST(OpenStorage, PostgresqlIsAConfigErrorWhenNotBuilt) {
   EXPECT_THROW(bbo::open_storage("postgresql://user@localhost/db"), bbo::ConfigError);
   EXPECT_NE(message_of([] { bbo::open_storage("postgresql://user@localhost/db"); }).find("PostgreSQL"),
             std::string::npos);
 }
+#endif
 
 TEST(OpenStorage, SqliteUrlWithoutPathIsAConfigError) {
   EXPECT_THROW(bbo::open_storage("sqlite://"), bbo::ConfigError);

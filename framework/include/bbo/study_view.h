@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,10 @@ class StudyView {
   const std::vector<FrozenTrial>& trials() const;
   // Trials in any of `states`, in number order.
   std::vector<const FrozenTrial*> trials(const std::vector<TrialState>& states) const;
+  // Parameters that every COMPLETE trial has with the same distribution, sorted by name (Optuna's
+  // intersection search space); empty when no trial is complete. Maintained incrementally with the cache:
+  // a complete trial never changes, so each one is intersected once.
+  const SearchSpace& complete_intersection() const;
   // Marks the cache stale; the next read pulls the changes from storage.
   void invalidate() { stale_ = true; }
 
@@ -49,6 +55,10 @@ class StudyView {
   mutable std::vector<FrozenTrial> trials_;
   mutable int64_t version_ = 0;
   mutable bool stale_ = true;
+  mutable std::optional<std::map<std::string, Distribution>> common_;  // intersection of complete trials
+  mutable std::vector<bool> counted_;                                  // trial number -> intersected
+  mutable SearchSpace common_space_;
+  mutable bool common_dirty_ = true;
 };
 
 }  // namespace bbo
