@@ -2,6 +2,7 @@
 #include "bbo/population.h"
 
 #include <cmath>
+#include <cstdint>
 #include <limits>
 
 #include "bbo/error.h"
@@ -98,16 +99,24 @@ std::map<std::string, double> PopulationStrategy::sample_relative(const SampleCo
       blob["assigned"] = json::array();
       for (size_t i = 0; i < points.size(); ++i) blob["assigned"].push_back(json::array());
     }
-    // The first unassigned point; when all are handed out, re-issue the first unfinished one (its worker
-    // may have died).
+    // The first unassigned point; when all are handed out, re-issue an unfinished one (its worker may
+    // have died).
     json& assigned = blob["assigned"];
     size_t pick = assigned.size();
     for (size_t i = 0; i < assigned.size() && pick == assigned.size(); ++i)
       if (assigned[i].empty()) pick = i;
-    for (size_t i = 0; i < assigned.size() && pick == assigned.size(); ++i) {
-      bool finished = false;
-      for (const auto& n : assigned[i]) finished = finished || result_of(study, n.get<int64_t>()).has_value();
-      if (!finished) pick = i;
+    // Among unfinished points, the one handed out least often (lowest index on ties), so that a batch
+    // larger than the generation spreads its re-issues instead of repeating one point.
+    if (pick == assigned.size()) {
+      size_t fewest = SIZE_MAX;
+      for (size_t i = 0; i < assigned.size(); ++i) {
+        bool finished = false;
+        for (const auto& n : assigned[i]) finished = finished || result_of(study, n.get<int64_t>()).has_value();
+        if (!finished && assigned[i].size() < fewest) {
+          fewest = assigned[i].size();
+          pick = i;
+        }
+      }
     }
     if (pick == assigned.size()) pick = 0;  // unreachable: a fully finished generation was closed above
     assigned[pick].push_back(ctx.trial.number);

@@ -106,6 +106,17 @@ TEST(PopulationStrategy, ReissuesUnfinishedPointsSoACrashedWorkerDoesNotStall) {
   EXPECT_EQ(f.state()["state"]["told"][0][1], 3.0);
 }
 
+TEST(PopulationStrategy, ABatchLargerThanTheGenerationSpreadsItsReissues) {
+  Fixture f;
+  Toy toy(2);
+  std::vector<double> xs;
+  for (int i = 0; i < 5; ++i) xs.push_back(f.ask(toy).second);
+  EXPECT_NEAR(xs[2], xs[0], 1e-15);
+  EXPECT_NEAR(xs[3], xs[1], 1e-15);
+  EXPECT_NEAR(xs[4], xs[0], 1e-15);
+  EXPECT_NE(xs[2], xs[3]);
+}
+
 TEST(PopulationStrategy, MaximizationIsNegatedAndRebuiltStrategiesAgree) {
   Fixture f(Direction::kMaximize);
   Toy a(2), b(2);

@@ -12,8 +12,8 @@
 //
 // Robustness: FAIL and PRUNED trials count as the worst value (+inf after direction normalisation). When
 // every point of the generation is assigned but some are still running (a worker may have crashed), the
-// next ask re-issues the lowest-indexed unfinished point to the new trial; the first of its trials to finish
-// counts. So the strategy never stalls while somebody keeps asking.
+// next ask re-issues the unfinished point handed out least often (lowest index on ties) to the new trial;
+// the first of its trials to finish counts. So the strategy never stalls while somebody keeps asking.
 //
 // Space: the declared space of the study, else the intersection of completed trials (until the first trial
 // completes, asks are answered by independent uniform sampling). A change of space restarts the strategy.
