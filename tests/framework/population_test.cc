@@ -63,7 +63,15 @@ struct Fixture {
     auto t = storage->get_trial_by_number(study_id, number);
     storage->finish_trial(t.id, state, state == TrialState::kComplete ? std::vector<double>{v} : std::vector<double>{}, {});
   }
-  json state() { return json::parse(storage->get_plugin_state(study_id, "population:toy").blob); }
+  // The generation JSON: the blob's second line (the first holds the per-point trial numbers).
+  json state() {
+    std::string blob = storage->get_plugin_state(study_id, "population:toy").blob;
+    return json::parse(blob.substr(blob.find('\n') + 1));
+  }
+  std::string assignments() {
+    std::string blob = storage->get_plugin_state(study_id, "population:toy").blob;
+    return blob.substr(0, blob.find('\n'));
+  }
 };
 
 TEST(PopulationStrategy, HandsOutAGenerationThenTellsItWhole) {
@@ -77,6 +85,7 @@ TEST(PopulationStrategy, HandsOutAGenerationThenTellsItWhole) {
   f.tell(0, TrialState::kComplete, 5.0);
   f.tell(2, TrialState::kFail, 0.0);
   EXPECT_EQ(f.state()["generation"], 0);
+  EXPECT_EQ(f.assignments(), "0;1;2");
   f.tell(1, TrialState::kComplete, 7.0);
   auto [n, x] = f.ask(toy);  // closes generation 0 and starts generation 1
   EXPECT_EQ(n, 3);
@@ -115,6 +124,17 @@ TEST(PopulationStrategy, ABatchLargerThanTheGenerationSpreadsItsReissues) {
   EXPECT_NEAR(xs[3], xs[1], 1e-15);
   EXPECT_NEAR(xs[4], xs[0], 1e-15);
   EXPECT_NE(xs[2], xs[3]);
+  EXPECT_EQ(f.assignments(), "0 2 4;1 3");
+}
+
+TEST(PopulationStrategy, AGarbledStateRestartsInsteadOfCrashing) {
+  Fixture f;
+  Toy toy(2);
+  f.ask(toy);
+  auto ps = f.storage->get_plugin_state(f.study_id, "population:toy");
+  ASSERT_TRUE(f.storage->compare_and_swap_plugin_state(f.study_id, "population:toy", ps.version, "x;y\n{"));
+  EXPECT_NEAR(f.ask(toy).second, 0.0, 1e-12);  // a fresh generation 0
+  EXPECT_EQ(toy.initial_calls, 2);
 }
 
 TEST(PopulationStrategy, MaximizationIsNegatedAndRebuiltStrategiesAgree) {

@@ -55,6 +55,10 @@ class PopulationStrategy : public Strategy {
 
  private:
   std::string key_;
+  // The last generation JSON this object read or wrote, and its text: an ask whose stored generation text
+  // is unchanged skips parsing it (a cache of storage, never a source of truth).
+  std::string cached_text_;
+  json cached_;
 };
 
 }  // namespace bbo
