@@ -15,100 +15,19 @@
 #include <type_traits>
 
 #include "bbo/error.h"
+#include "common/sql_encoding.h"
 
 namespace bbo {
 namespace {
 
-// Trial states are stored as small integers; the mapping is part of the schema (never renumber). It is the
-// same as SQLite's.
-int state_code(TrialState s) {
-  switch (s) {
-    case TrialState::kRunning: return 0;
-    case TrialState::kWaiting: return 1;
-    case TrialState::kComplete: return 2;
-    case TrialState::kPruned: return 3;
-    case TrialState::kFail: return 4;
-  }
-  return -1;
-}
-
-TrialState state_from_code(int64_t c) {
-  switch (c) {
-    case 0: return TrialState::kRunning;
-    case 1: return TrialState::kWaiting;
-    case 2: return TrialState::kComplete;
-    case 3: return TrialState::kPruned;
-    case 4: return TrialState::kFail;
-  }
-  throw StorageError("corrupt trial state code " + std::to_string(c));
-}
-
-const char* state_name(TrialState s) {
-  switch (s) {
-    case TrialState::kRunning: return "RUNNING";
-    case TrialState::kWaiting: return "WAITING";
-    case TrialState::kComplete: return "COMPLETE";
-    case TrialState::kPruned: return "PRUNED";
-    case TrialState::kFail: return "FAIL";
-  }
-  return "UNKNOWN";
-}
-
-int64_t state_mask(const std::vector<TrialState>& states) {
-  if (states.empty()) return 0x1f;
-  int64_t m = 0;
-  for (TrialState s : states) m |= int64_t{1} << state_code(s);
-  return m;
-}
-
-std::string encode_directions(const std::vector<Direction>& d) {
-  json a = json::array();
-  for (Direction x : d) a.push_back(x == Direction::kMinimize ? "minimize" : "maximize");
-  return a.dump();
-}
-
-std::vector<Direction> decode_directions(const json& a) {
-  std::vector<Direction> out;
-  for (const json& x : a) {
-    out.push_back(x.get<std::string>() == "maximize" ? Direction::kMaximize : Direction::kMinimize);
-  }
-  return out;
-}
-
-// Objective values and constraints: a JSON text array with non-finite values as "inf", "-inf" and "nan"
-// (the SQLite encoding, so that a study can be copied between backends as text).
-std::string encode_doubles(const std::vector<double>& v) {
-  json a = json::array();
-  for (double x : v) {
-    if (std::isnan(x)) {
-      a.push_back("nan");
-    } else if (std::isinf(x)) {
-      a.push_back(x > 0 ? "inf" : "-inf");
-    } else {
-      a.push_back(x);
-    }
-  }
-  return a.dump();
-}
-
-std::vector<double> decode_doubles(const json& a) {
-  std::vector<double> out;
-  out.reserve(a.size());
-  for (const json& x : a) {
-    if (x.is_number()) {
-      out.push_back(x.get<double>());
-    } else if (x.is_string() && x.get_ref<const std::string&>() == "inf") {
-      out.push_back(std::numeric_limits<double>::infinity());
-    } else if (x.is_string() && x.get_ref<const std::string&>() == "-inf") {
-      out.push_back(-std::numeric_limits<double>::infinity());
-    } else {
-      out.push_back(std::numeric_limits<double>::quiet_NaN());
-    }
-  }
-  return out;
-}
-
-std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+using storage_internal::decode_directions;
+using storage_internal::decode_doubles;
+using storage_internal::dump_json;
+using storage_internal::encode_directions;
+using storage_internal::encode_doubles;
+using storage_internal::state_code;
+using storage_internal::state_from_code;
+using storage_internal::state_mask;
 
 // Parameters are sent as text. float8in reads "NaN", "Infinity" and "-Infinity"; finite values use the
 // shortest text that reads back to the same double.
@@ -655,7 +574,7 @@ std::pair<int64_t, int64_t> PostgresStorage::running_trial(int64_t trial_id, con
   if (r.rows() == 0) throw NotFoundError("trial id " + std::to_string(trial_id) + " not found in " + shown_url_);
   TrialState s = state_from_code(r.i64(0, 2));
   if (s != TrialState::kRunning) {
-    throw TrialStateError("trial " + std::to_string(r.i64(0, 1)) + " is " + state_name(s) + "; cannot " + what +
+    throw TrialStateError("trial " + std::to_string(r.i64(0, 1)) + " is " + to_string(s) + "; cannot " + what +
                           " (only a RUNNING trial can be written)");
   }
   return {r.i64(0, 0), r.i64(0, 1)};
@@ -665,7 +584,7 @@ void PostgresStorage::trial_not_writable(int64_t trial_id, const std::string& wh
   Result r = run("SELECT number, state FROM trials WHERE id = $1", {trial_id});
   if (r.rows() == 0) throw NotFoundError("trial id " + std::to_string(trial_id) + " not found in " + shown_url_);
   TrialState s = state_from_code(r.i64(0, 1));
-  throw TrialStateError("trial " + std::to_string(r.i64(0, 0)) + " is " + state_name(s) + "; cannot " + what +
+  throw TrialStateError("trial " + std::to_string(r.i64(0, 0)) + " is " + to_string(s) + "; cannot " + what +
                         " (only a RUNNING trial can be written)");
 }
 
@@ -939,7 +858,7 @@ void PostgresStorage::set_trial_system_attr(int64_t trial_id, const std::string&
 void PostgresStorage::finish_trial(int64_t trial_id, TrialState state, const std::vector<double>& values,
                                    const std::vector<double>& constraints) {
   if (!is_finished(state)) {
-    throw ValueError(std::string("cannot finish a trial with state ") + state_name(state) +
+    throw ValueError(std::string("cannot finish a trial with state ") + to_string(state) +
                      " (COMPLETE, PRUNED or FAIL)");
   }
   std::string v = encode_doubles(values);

@@ -14,90 +14,19 @@
 #include <unordered_map>
 
 #include "bbo/error.h"
+#include "common/sql_encoding.h"
 
 namespace bbo {
 namespace {
 
-// Trial states are stored as small integers; the mapping is part of the file format (never renumber).
-int state_code(TrialState s) {
-  switch (s) {
-    case TrialState::kRunning: return 0;
-    case TrialState::kWaiting: return 1;
-    case TrialState::kComplete: return 2;
-    case TrialState::kPruned: return 3;
-    case TrialState::kFail: return 4;
-  }
-  return -1;
-}
-
-TrialState state_from_code(int64_t c) {
-  switch (c) {
-    case 0: return TrialState::kRunning;
-    case 1: return TrialState::kWaiting;
-    case 2: return TrialState::kComplete;
-    case 3: return TrialState::kPruned;
-    case 4: return TrialState::kFail;
-  }
-  throw StorageError("corrupt trial state code " + std::to_string(c));
-}
-
-
-int64_t state_mask(const std::vector<TrialState>& states) {
-  if (states.empty()) return 0x1f;
-  int64_t m = 0;
-  for (TrialState s : states) m |= int64_t{1} << state_code(s);
-  return m;
-}
-
-// Directions are stored as a JSON array of "minimize"/"maximize".
-std::string encode_directions(const std::vector<Direction>& d) {
-  json a = json::array();
-  for (Direction x : d) a.push_back(x == Direction::kMinimize ? "minimize" : "maximize");
-  return a.dump();
-}
-
-std::vector<Direction> decode_directions(const json& a) {
-  std::vector<Direction> out;
-  for (const json& x : a) out.push_back(x.get<std::string>() == "maximize" ? Direction::kMaximize
-                                                                           : Direction::kMinimize);
-  return out;
-}
-
-// Objective values and constraints are a JSON text array. JSON has no inf/NaN (nlohmann writes NaN as null),
-// so non-finite values are written as the strings "inf", "-inf" and "nan".
-std::string encode_doubles(const std::vector<double>& v) {
-  json a = json::array();
-  for (double x : v) {
-    if (std::isnan(x)) {
-      a.push_back("nan");
-    } else if (std::isinf(x)) {
-      a.push_back(x > 0 ? "inf" : "-inf");
-    } else {
-      a.push_back(x);
-    }
-  }
-  return a.dump();
-}
-
-std::vector<double> decode_doubles(const json& a) {
-  std::vector<double> out;
-  out.reserve(a.size());
-  for (const json& x : a) {
-    if (x.is_number()) {
-      out.push_back(x.get<double>());
-    } else if (x.is_string()) {
-      const std::string& s = x.get_ref<const std::string&>();
-      if (s == "inf") out.push_back(std::numeric_limits<double>::infinity());
-      else if (s == "-inf") out.push_back(-std::numeric_limits<double>::infinity());
-      else out.push_back(std::numeric_limits<double>::quiet_NaN());
-    } else {
-      out.push_back(std::numeric_limits<double>::quiet_NaN());
-    }
-  }
-  return out;
-}
-
-std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+using storage_internal::decode_directions;
+using storage_internal::decode_doubles;
+using storage_internal::dump_json;
+using storage_internal::encode_directions;
+using storage_internal::encode_doubles;
+using storage_internal::state_code;
+using storage_internal::state_from_code;
+using storage_internal::state_mask;
 
 // A BUSY/LOCKED result: the transaction is retried (another connection holds a lock).
 class SqliteBusy : public StorageError {
