@@ -193,6 +193,16 @@ struct PluginRegistry::Impl {
   std::set<std::string> loaded_paths;      // canonical paths of accepted libraries
   std::set<std::string> seen_file_names;   // for the first-directory-wins rule of the scan
 
+  // Scans the search folders on first use (callers hold mu).
+  void ensure_scanned(const std::vector<std::string>& dirs) {
+    if (scanned) return;
+    scanned = true;
+    scan(dirs);
+  }
+
+  // The entry of that kind and name or alias; PluginError listing the known names when there is none.
+  const LoadedEntry& require(PluginKind kind, const std::string& name) const;
+
   const LoadedEntry* find(PluginKind kind, const std::string& name) const {
     for (const auto& e : entries) {
       if (e.desc.kind != kind) continue;
@@ -337,19 +347,13 @@ std::vector<std::string> PluginRegistry::default_search_dirs() {
 
 void PluginRegistry::load_library(const std::string& path) {
   std::lock_guard lock(impl_->mu);
-  if (!impl_->scanned) {
-    impl_->scanned = true;
-    impl_->scan(dirs_);
-  }
+  impl_->ensure_scanned(dirs_);
   if (auto f = impl_->load(path)) throw PluginError(f->message());
 }
 
 std::vector<PluginDescription> PluginRegistry::list() {
   std::lock_guard lock(impl_->mu);
-  if (!impl_->scanned) {
-    impl_->scanned = true;
-    impl_->scan(dirs_);
-  }
+  impl_->ensure_scanned(dirs_);
   std::vector<PluginDescription> out;
   for (const auto& e : impl_->entries) out.push_back(e.desc);
   return out;
@@ -357,10 +361,7 @@ std::vector<PluginDescription> PluginRegistry::list() {
 
 std::vector<PluginLoadFailure> PluginRegistry::failures() {
   std::lock_guard lock(impl_->mu);
-  if (!impl_->scanned) {
-    impl_->scanned = true;
-    impl_->scan(dirs_);
-  }
+  impl_->ensure_scanned(dirs_);
   return impl_->failures;
 }
 
@@ -374,17 +375,18 @@ std::string known_names(const std::vector<LoadedEntry>& entries, PluginKind kind
 }
 }  // namespace
 
+const LoadedEntry& PluginRegistry::Impl::require(PluginKind kind, const std::string& name) const {
+  const LoadedEntry* e = find(kind, name);
+  if (!e)
+    throw PluginError("unknown " + to_string(kind) + " plugin '" + name + "' (known: " + known_names(entries, kind) +
+                      ")");
+  return *e;
+}
+
 PluginDescription PluginRegistry::describe(PluginKind kind, const std::string& name) {
   std::lock_guard lock(impl_->mu);
-  if (!impl_->scanned) {
-    impl_->scanned = true;
-    impl_->scan(dirs_);
-  }
-  const LoadedEntry* e = impl_->find(kind, name);
-  if (!e)
-    throw PluginError("unknown " + to_string(kind) + " plugin '" + name + "' (known: " +
-                      known_names(impl_->entries, kind) + ")");
-  return e->desc;
+  impl_->ensure_scanned(dirs_);
+  return impl_->require(kind, name).desc;
 }
 
 void* PluginRegistry::make(PluginKind kind, const std::string& name, const json& params,
@@ -392,15 +394,8 @@ void* PluginRegistry::make(PluginKind kind, const std::string& name, const json&
   LoadedEntry entry;
   {
     std::lock_guard lock(impl_->mu);
-    if (!impl_->scanned) {
-      impl_->scanned = true;
-      impl_->scan(dirs_);
-    }
-    const LoadedEntry* e = impl_->find(kind, name);
-    if (!e)
-      throw PluginError("unknown " + to_string(kind) + " plugin '" + name + "' (known: " +
-                        known_names(impl_->entries, kind) + ")");
-    entry = *e;
+    impl_->ensure_scanned(dirs_);
+    entry = impl_->require(kind, name);
   }
   // The factory runs outside the lock: it may be slow (loading weights) or ask the registry for another
   // plugin (a strategy that needs a surrogate).
