@@ -39,6 +39,9 @@ struct StudyOptions {
   json user_attrs = json::object();
   // Heartbeat: RUNNING trials whose heartbeat is older than this are failed before each ask (0 = off).
   double heartbeat_grace_seconds = 0.0;
+  // Retry: each trial failed for a stale heartbeat is re-enqueued as a WAITING trial with the same params
+  // (system attr "retry_of" = the failed trial's number), by the one worker that failed it.
+  bool retry_failed_trials = false;
 };
 
 // What optimize() does.
@@ -127,7 +130,8 @@ class Study {
 
   void set_user_attr(const std::string& key, const json& value);
   json user_attrs();
-  // Moves stale RUNNING trials to FAIL now (also done before each ask when a grace period is set).
+  // Moves stale RUNNING trials to FAIL now (also done before each ask when a grace period is set) and returns
+  // their numbers. With retry_failed_trials, each of them is re-enqueued (see StudyOptions).
   std::vector<int64_t> fail_stale_trials(double grace_seconds);
 
  private:
