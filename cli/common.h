@@ -67,6 +67,8 @@ Command register_report(CLI::App& app);
 Command register_should_prune(CLI::App& app);
 Command register_export(CLI::App& app);
 Command register_plugins(CLI::App& app);
+Command register_heartbeat(CLI::App& app);   // heartbeat.cc
+Command register_fail_stale(CLI::App& app);  // heartbeat.cc
 
 // ---- parsing helpers
 

@@ -23,6 +23,9 @@ struct CreateStudyOptions {
   uint64_t seed = 0;
   std::string search_space;
   bool if_exists = false;
+  double heartbeat_grace = 0.0;
+  bool retry_failed_trials = false;
+  CLI::Option* heartbeat_grace_opt = nullptr;
   CLI::Option* seed_opt = nullptr;
   CLI::Option* strategy_params_opt = nullptr;
   CLI::Option* pruner_params_opt = nullptr;
@@ -73,6 +76,11 @@ int run(const CreateStudyOptions& o) {
   if (o.search_space_opt->count() > 0)
     options.search_space = parse_search_space_option(o.search_space, "--search-space");
   options.load_if_exists = o.if_exists;
+  if (o.heartbeat_grace_opt->count() > 0) {
+    if (!(o.heartbeat_grace >= 0)) throw ValueError("--heartbeat-grace: expected a number of seconds >= 0");
+    options.heartbeat_grace_seconds = o.heartbeat_grace;
+  }
+  if (o.retry_failed_trials) options.retry_failed_trials = true;
 
   // Constructing the plugins checks the names and every parameter against their schemas.
   auto& registry = PluginRegistry::global();
@@ -127,6 +135,11 @@ Command register_create_study(CLI::App& app) {
   o->search_space_opt = cmd->add_option(
       "--search-space", o->search_space,
       "Declared search space as JSON (Optuna's distribution JSON or {\"x\": {\"type\": \"float\", ...}})");
+  o->heartbeat_grace_opt = cmd->add_option(
+      "--heartbeat-grace", o->heartbeat_grace,
+      "Fail RUNNING trials whose heartbeat is older than this many seconds before each ask (default: 0, off)");
+  cmd->add_flag("--retry-failed-trials", o->retry_failed_trials,
+                "Re-enqueue each trial failed for a stale heartbeat as a WAITING trial with the same params");
   cmd->add_flag("--if-exists", o->if_exists, "Open the study if it already exists instead of failing");
   return {cmd, [o] { return run(*o); }};
 }

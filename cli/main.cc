@@ -71,7 +71,8 @@ int main(int argc, char** argv) {
   std::vector<Command> commands = {
       register_create_study(app), register_studies(app), register_delete_study(app), register_trials(app),
       register_best(app),         register_ask(app),     register_tell(app),         register_report(app),
-      register_should_prune(app), register_export(app),  register_plugins(app)};
+      register_should_prune(app), register_export(app),  register_plugins(app),
+      register_heartbeat(app),    register_fail_stale(app)};
 
   std::vector<std::string> args = join_negative_values(argc, argv);
   if (!args.empty() && !args[0].empty() && args[0][0] != '-') {

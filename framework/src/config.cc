@@ -169,13 +169,17 @@ StudyConfig parse_study_config(const std::string& text, const std::string& sourc
       if (!g.is_number() || g.get<double>() < 0)
         throw ConfigError(where(source, v) + ": heartbeat_grace_seconds: expected a number >= 0");
       o.heartbeat_grace_seconds = g.get<double>();
+    } else if (key == "retry_failed_trials") {
+      json r = node_to_json(v, source);
+      if (!r.is_boolean()) throw ConfigError(where(source, v) + ": retry_failed_trials: expected true or false");
+      o.retry_failed_trials = r.get<bool>();
     } else if (key == "run") {
       cfg.run = node_to_json(v, source);
       if (!cfg.run.is_object()) throw ConfigError(where(source, v) + ": run: expected a mapping");
     } else {
       throw ConfigError(where(source, kv.first) + ": unknown key '" + key +
                         "' (name, directions, seed, storage, search_space, strategy, pruner, user_attrs, "
-                        "heartbeat_grace_seconds, run)");
+                        "heartbeat_grace_seconds, retry_failed_trials, run)");
     }
   }
   if (o.name.empty()) throw ConfigError(source + ": missing 'name'");

@@ -23,6 +23,7 @@ class StudyImpl : public std::enable_shared_from_this<StudyImpl> {
   std::shared_ptr<Strategy> strategy;
   std::shared_ptr<Pruner> pruner;
   double grace_seconds = 0.0;
+  bool retry_failed = false;
   std::recursive_mutex mu;
 
   StudyImpl(std::shared_ptr<Storage> s, StudyInfo info)
@@ -40,6 +41,7 @@ class StudyImpl : public std::enable_shared_from_this<StudyImpl> {
       pparams = sys["pruner"].value("params", json::object());
     }
     grace_seconds = sys.value("heartbeat_grace_seconds", 0.0);
+    retry_failed = sys.value("retry_failed_trials", false);
     strategy = PluginRegistry::global().make_strategy(sname, sparams);
     pruner = make_pruner(pname, pparams);
   }
@@ -53,6 +55,11 @@ class StudyImpl : public std::enable_shared_from_this<StudyImpl> {
   int64_t id() const { return view.info().id; }
 
   Trial start_trial();
+  // Adds a WAITING trial whose suggestions take the values in `fixed` (a JSON object of external values),
+  // with `extra_system_attrs` merged into its system attrs. Returns its number.
+  int64_t enqueue_fixed(const json& fixed, const json& extra_system_attrs = json::object());
+  // storage->fail_stale_trials, then (with retry) one WAITING copy of each trial this call failed.
+  std::vector<int64_t> fail_stale(double grace);
   static void check_writable(const Trial::State& s);
   double suggest(Trial::State& t, const std::string& name, const Distribution& d);
   TrialState finish(FrozenTrial& rec, TrialState state, std::vector<double> values,
@@ -79,7 +86,7 @@ void StudyImpl::check_writable(const Trial::State& s) {
 
 Trial StudyImpl::start_trial() {
   std::lock_guard lock(mu);
-  if (grace_seconds > 0) storage->fail_stale_trials(id(), grace_seconds);
+  if (grace_seconds > 0) fail_stale(grace_seconds);
   std::optional<FrozenTrial> claimed = storage->claim_waiting_trial(id());
   FrozenTrial record = claimed ? std::move(*claimed) : storage->create_trial(id());
   const uint64_t seed = trial_seed(view.seed(), record.number);
@@ -92,6 +99,37 @@ Trial StudyImpl::start_trial() {
     st->relative = strategy->sample_relative(ctx, st->relative_space);
   }
   return Trial(std::move(st));
+}
+
+int64_t StudyImpl::enqueue_fixed(const json& fixed, const json& extra_system_attrs) {
+  std::lock_guard lock(mu);
+  FrozenTrial tmpl;
+  tmpl.state = TrialState::kWaiting;
+  tmpl.system_attrs = extra_system_attrs;
+  tmpl.system_attrs["fixed_params"] = fixed;
+  int64_t number = storage->create_trial(id(), &tmpl).number;
+  view.invalidate();
+  return number;
+}
+
+std::vector<int64_t> StudyImpl::fail_stale(double grace) {
+  std::lock_guard lock(mu);
+  // The storage fails each stale trial in exactly one caller and returns it only there, so re-enqueueing
+  // what this call returned gives exactly one retry per failed trial however many workers race.
+  std::vector<int64_t> failed = storage->fail_stale_trials(id(), grace);
+  if (!failed.empty()) view.invalidate();
+  if (!retry_failed) return failed;
+  for (int64_t number : failed) {
+    FrozenTrial t = storage->get_trial_by_number(id(), number);
+    // The values it had been given win over what it was enqueued with; enqueued values it never reached
+    // (the worker died first) are kept so the retry runs the same configuration.
+    json fixed = t.system_attrs.contains("fixed_params") && t.system_attrs["fixed_params"].is_object()
+                     ? t.system_attrs["fixed_params"]
+                     : json::object();
+    for (const auto& [name, value] : t.external_params()) fixed[name] = param_value_to_json(value);
+    enqueue_fixed(fixed, {{"retry_of", number}});
+  }
+  return failed;
 }
 
 double StudyImpl::suggest(Trial::State& t, const std::string& name, const Distribution& dist) {
@@ -272,7 +310,8 @@ Study Study::create(const StudyOptions& o, std::shared_ptr<Storage> storage) {
   json sys = {{"seed", seed},
               {"strategy", {{"name", o.strategy}, {"params", o.strategy_params.is_null() ? json::object() : o.strategy_params}}},
               {"pruner", {{"name", o.pruner}, {"params", o.pruner_params.is_null() ? json::object() : o.pruner_params}}},
-              {"heartbeat_grace_seconds", o.heartbeat_grace_seconds}};
+              {"heartbeat_grace_seconds", o.heartbeat_grace_seconds},
+              {"retry_failed_trials", o.retry_failed_trials}};
   if (!o.search_space.empty()) sys["search_space"] = o.search_space.to_ordered_json();
   int64_t id;
   try {
@@ -418,8 +457,6 @@ void Study::optimize(const std::function<std::vector<double>(Trial&)>& fn, const
 }
 
 void Study::enqueue(const std::map<std::string, ParamValue>& params) {
-  FrozenTrial tmpl;
-  tmpl.state = TrialState::kWaiting;
   json fixed = json::object();
   for (const auto& [k, v] : params) {
     if (k.empty()) throw ValueError("enqueue: parameter names must not be empty");
@@ -437,10 +474,7 @@ void Study::enqueue(const std::map<std::string, ParamValue>& params) {
         throw ValueError("enqueue: parameter '" + k + "': " + e.what());
       }
     }
-  tmpl.system_attrs["fixed_params"] = fixed;
-  std::lock_guard lock(impl_->mu);
-  impl_->storage->create_trial(id(), &tmpl);
-  impl_->view.invalidate();
+  impl_->enqueue_fixed(fixed);
 }
 
 FrozenTrial Study::add_trial(const FrozenTrial& trial) {
@@ -546,7 +580,8 @@ void Study::set_user_attr(const std::string& key, const json& value) {
 json Study::user_attrs() { return impl_->storage->get_study(id()).user_attrs; }
 
 std::vector<int64_t> Study::fail_stale_trials(double grace_seconds) {
-  return impl_->storage->fail_stale_trials(id(), grace_seconds);
+  if (!(grace_seconds >= 0)) throw ValueError("fail_stale_trials: grace_seconds must be >= 0");
+  return impl_->fail_stale(grace_seconds);
 }
 
 }  // namespace bbo

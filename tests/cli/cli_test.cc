@@ -11,6 +11,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -502,6 +503,37 @@ TEST_F(CliTest, HelpExitsZero) {
   r = run({"ask", "--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("--search-space"), std::string::npos);
+}
+
+TEST_F(CliTest, HeartbeatAndFailStaleWithRetry) {
+  // A long grace period, so asks fail nothing on their own; fail-stale is given a short one.
+  create("s", {"--search-space", kShortSpace, "--heartbeat-grace", "30", "--retry-failed-trials"});
+  json first = ok_json({"ask", "--study", "s"});
+  ASSERT_EQ(first["number"], 0);
+  ok_json({"ask", "--study", "s"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Result hb = ok({"heartbeat", "--study", "s", "--trial", "1"});  // trial 1 stays alive, trial 0 is stale
+  EXPECT_EQ(hb.out, "");
+
+  json failed = ok_json({"fail-stale", "--study", "s", "--grace", "0.05"});
+  EXPECT_EQ(failed, json({{"failed", {0}}}));
+  json trials = ok_json({"trials", "--study", "s", "--format", "json"});
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials[0]["state"], "FAIL");
+  EXPECT_EQ(trials[1]["state"], "RUNNING");
+  EXPECT_EQ(trials[2]["state"], "WAITING");
+  EXPECT_EQ(trials[2]["system_attrs"]["retry_of"], 0) << trials[2].dump();
+  EXPECT_EQ(ok_json({"fail-stale", "--study", "s", "--grace", "0.05"}), json({{"failed", json::array()}}));
+
+  json retry = ok_json({"ask", "--study", "s"});  // claims the retry, with trial 0's params
+  EXPECT_EQ(retry["number"], 2);
+  EXPECT_EQ(retry["params"], first["params"]);
+
+  expect_rejected({"heartbeat", "--study", "s", "--trial", "0"}, bbo::kExitTrialState);  // failed
+  ok({"tell", "--study", "s", "--trial", "1", "--value", "1.5"});
+  expect_rejected({"heartbeat", "--study", "s", "--trial", "1"}, bbo::kExitTrialState);  // complete
+  expect_rejected({"heartbeat", "--study", "s", "--trial", "9"}, bbo::kExitNotFound);
+  expect_rejected({"fail-stale", "--study", "s", "--grace", "-1"}, bbo::kExitConfig);
 }
 
 }  // namespace

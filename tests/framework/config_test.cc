@@ -72,5 +72,14 @@ TEST(StudyConfig, ErrorsNameTheKeyAndLine) {
   EXPECT_THROW(load_study_config("/nonexistent/study.yaml"), ConfigError);
 }
 
+TEST(StudyConfig, HeartbeatGraceAndRetryKeys) {
+  StudyConfig c = parse_study_config("name: s\nheartbeat_grace_seconds: 30\nretry_failed_trials: true\n");
+  EXPECT_EQ(c.options.heartbeat_grace_seconds, 30.0);
+  EXPECT_TRUE(c.options.retry_failed_trials);
+  EXPECT_FALSE(parse_study_config("name: s\n").options.retry_failed_trials);
+  expect_config_error("name: s\nretry_failed_trials: 3\n", "study.yaml:2: retry_failed_trials");
+  expect_config_error("name: s\nheartbeat_grace_seconds: -1\n", "heartbeat_grace_seconds");
+}
+
 }  // namespace
 }  // namespace bbo

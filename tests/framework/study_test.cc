@@ -3,7 +3,9 @@
 #include <cmath>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -322,6 +324,94 @@ TEST(Study, UserAttrsAndTrialRng) {
   EXPECT_EQ(t.frozen().user_attrs["gpu"], 3);
   std::mt19937_64 expected(trial_seed(study.seed(), t.number()));
   EXPECT_EQ(t.rng()(), expected());
+}
+
+// Heartbeat tests use a 0.05 s grace period and a 0.1 s sleep: a trial asked before the sleep is stale after.
+constexpr double kGrace = 0.05;
+void let_heartbeats_go_stale() { std::this_thread::sleep_for(std::chrono::milliseconds(100)); }
+
+TEST(Study, StaleTrialIsFailedBeforeTheNextAsk) {
+  StudyOptions o = opts();
+  o.heartbeat_grace_seconds = kGrace;
+  Study study = Study::create(o);
+  Trial abandoned = study.ask();
+  abandoned.suggest_float("x", 0, 1);
+  Trial alive = study.ask();  // fresh heartbeat: not failed by this ask
+  EXPECT_EQ(study.trial(0).state, TrialState::kRunning);
+  let_heartbeats_go_stale();
+  alive.heartbeat();
+  Trial next = study.ask();
+  EXPECT_EQ(next.number(), 2);  // no retry without retry_failed_trials
+  EXPECT_EQ(study.trial(0).state, TrialState::kFail);
+  EXPECT_TRUE(study.trial(0).system_attrs.contains("fail_reason"));
+  EXPECT_EQ(study.trial(1).state, TrialState::kRunning);
+  EXPECT_THROW(abandoned.heartbeat(), TrialStateError);
+  EXPECT_THROW(study.tell(abandoned, 1.0), TrialStateError);
+  EXPECT_EQ(study.tell(alive, 1.0), TrialState::kComplete);
+}
+
+TEST(Study, RetryReEnqueuesAStaleTrialWithItsParams) {
+  StudyOptions o = opts();
+  o.heartbeat_grace_seconds = kGrace;
+  o.retry_failed_trials = true;
+  Study study = Study::create(o);
+  // An enqueued trial that dies after suggesting x but before y keeps both values in its retry.
+  study.enqueue({{"y", int64_t{3}}});
+  Trial abandoned = study.ask();
+  const double x = abandoned.suggest_float("x", 0, 1);
+  const std::string act = abandoned.suggest_categorical("act", {"relu", "tanh", "gelu"});
+  let_heartbeats_go_stale();
+  Trial retry = study.ask();
+  EXPECT_EQ(study.trial(0).state, TrialState::kFail);
+  EXPECT_EQ(retry.number(), 1);
+  FrozenTrial rec = study.trial(1);
+  EXPECT_EQ(rec.system_attrs["retry_of"], 0);
+  EXPECT_EQ(retry.suggest_float("x", 0, 1), x);
+  EXPECT_EQ(retry.suggest_categorical("act", {"relu", "tanh", "gelu"}), act);
+  EXPECT_EQ(retry.suggest_int("y", 0, 5), 3);
+  EXPECT_EQ(study.tell(retry, 0.5), TrialState::kComplete);
+  // Nothing stale now: no more failures, no more retries.
+  EXPECT_TRUE(study.fail_stale_trials(kGrace).empty());
+  EXPECT_EQ(study.ask().number(), 2);
+  EXPECT_EQ(study.trials().size(), 3u);
+  EXPECT_THROW(study.fail_stale_trials(-1), ValueError);
+}
+
+TEST(Study, RacingWorkersRetryAStaleTrialExactlyOnce) {
+  const std::string url = temp_db("retry_race");
+  StudyOptions o = opts("race");
+  o.storage = url;
+  o.heartbeat_grace_seconds = kGrace;
+  o.retry_failed_trials = true;
+  Study creator = Study::create(o);
+  // Two workers with their own connections to the same SQLite file, the configuration loaded from storage.
+  Study a = Study::load("race", url);
+  Study b = Study::load("race", url);
+  constexpr int kRounds = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    Trial abandoned = creator.ask();
+    const double x = abandoned.suggest_float("x", 0, 1);
+    let_heartbeats_go_stale();
+    std::optional<Trial> ta, tb;
+    std::thread wa([&] { ta.emplace(a.ask()); });
+    std::thread wb([&] { tb.emplace(b.ask()); });
+    wa.join();
+    wb.join();
+    std::vector<FrozenTrial> retries;
+    for (const FrozenTrial& t : creator.trials())
+      if (t.system_attrs.contains("retry_of") && t.system_attrs["retry_of"] == abandoned.number())
+        retries.push_back(t);
+    ASSERT_EQ(retries.size(), 1u) << "round " << round;
+    EXPECT_EQ(creator.trial(abandoned.number()).state, TrialState::kFail);
+    // One of the two workers claimed the retry and gets the abandoned trial's value.
+    Trial& got = ta->number() == retries[0].number ? *ta : *tb;
+    ASSERT_EQ(got.number(), retries[0].number);
+    EXPECT_EQ(got.suggest_float("x", 0, 1), x);
+    a.tell(*ta, 1.0);
+    b.tell(*tb, 1.0);
+  }
+  EXPECT_EQ(creator.trials().size(), static_cast<size_t>(3 * kRounds));
+  EXPECT_EQ(creator.trials({TrialState::kFail}).size(), static_cast<size_t>(kRounds));
 }
 
 }  // namespace
