@@ -10,6 +10,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "bbo/space.h"
 
 #include "bbo/error.h"
 #include "bbo/trial.h"
@@ -89,5 +92,29 @@ inline std::vector<double> decode_doubles(const nlohmann::json& a) {
 inline std::string dump_json(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+// Parses JSON read back from storage; malformed text is a StorageError naming the storage and the field.
+inline nlohmann::json parse_stored_json(const char* text, const std::string& storage, const char* what) {
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    throw StorageError("storage '" + storage + "': corrupt " + std::string(what) + ": " + e.what());
+  }
+}
+
+// Distributions by their stored JSON text. Parsing a distribution's JSON dominates reading many trials, and
+// a study reuses a handful of distributions. Not thread-safe (the backends call it under their lock).
+class DistributionCache {
+ public:
+  const Distribution& get(const std::string& text, const std::string& name, const std::string& storage) {
+    auto it = cache_.find(text);
+    if (it != cache_.end()) return it->second;
+    Distribution d = distribution_from_json(parse_stored_json(text.c_str(), storage, "distribution"), name);
+    return cache_.emplace(text, std::move(d)).first->second;
+  }
+
+ private:
+  std::unordered_map<std::string, Distribution> cache_;
+};
 
 }  // namespace bbo::storage_internal

@@ -535,19 +535,11 @@ int PostgresStorage::schema_version() {
 // ---- helpers
 
 json PostgresStorage::parse_json(const char* text, const char* what) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw StorageError("storage '" + shown_url_ + "': corrupt " + std::string(what) + ": " + e.what());
-  }
+  return storage_internal::parse_stored_json(text, shown_url_, what);
 }
 
 const Distribution& PostgresStorage::parse_distribution(const std::string& text, const std::string& name) {
-  // Studies reuse a handful of distributions; parsing their JSON would dominate reading many trials.
-  auto it = dist_cache_.find(text);
-  if (it != dist_cache_.end()) return it->second;
-  Distribution d = distribution_from_json(parse_json(text.c_str(), "distribution"), name);
-  return dist_cache_.emplace(text, std::move(d)).first->second;
+  return dist_cache_.get(text, name, shown_url_);
 }
 
 void PostgresStorage::require_study(int64_t study_id) {

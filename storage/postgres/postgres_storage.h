@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "bbo/storage.h"
+#include "../common/sql_encoding.h"
 
 struct pg_conn;
 struct pg_result;
@@ -142,7 +143,7 @@ class PostgresStorage final : public Storage {
   std::recursive_mutex mu_;
   pg_conn* conn_ = nullptr;
   std::unordered_map<const char*, std::string> prepared_;  // SQL literal address -> statement name
-  std::unordered_map<std::string, Distribution> dist_cache_;
+  storage_internal::DistributionCache dist_cache_;
   std::atomic<int> reconnects_{0};
   bool server_closing_ = false;  // the server sent a FATAL error on the idle connection
 };

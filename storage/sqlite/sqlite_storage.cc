@@ -419,19 +419,11 @@ int SqliteStorage::schema_version() {
 // ---- helpers
 
 json SqliteStorage::parse_json(const char* text, const char* what) {
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw StorageError("storage '" + url_ + "': corrupt " + std::string(what) + ": " + e.what());
-  }
+  return storage_internal::parse_stored_json(text, url_, what);
 }
 
 const Distribution& SqliteStorage::parse_distribution(const std::string& text, const std::string& name) {
-  // Parsing a distribution's JSON dominates reading many trials; studies reuse a handful of distributions.
-  auto it = dist_cache_.find(text);
-  if (it != dist_cache_.end()) return it->second;
-  Distribution d = distribution_from_json(parse_json(text.c_str(), "distribution"), name);
-  return dist_cache_.emplace(text, std::move(d)).first->second;
+  return dist_cache_.get(text, name, url_);
 }
 
 void SqliteStorage::require_study(int64_t study_id) {

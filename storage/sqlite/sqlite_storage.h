@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bbo/storage.h"
+#include "../common/sql_encoding.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -116,7 +117,7 @@ class SqliteStorage final : public Storage {
   std::recursive_mutex mu_;
   sqlite3* db_ = nullptr;
   std::unordered_map<const char*, sqlite3_stmt*> stmts_;  // keyed by the SQL literal's address
-  std::unordered_map<std::string, Distribution> dist_cache_;
+  storage_internal::DistributionCache dist_cache_;
 };
 
 }  // namespace bbo
