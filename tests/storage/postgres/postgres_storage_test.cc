@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/storage/child_process.h"
 #include "bbo/error.h"
 #include "bbo/storage.h"
 #include "storage/postgres/postgres_storage.h"
@@ -126,27 +127,8 @@ std::string error_of(const std::function<void()>& f) {
   return "no error";
 }
 
-pid_t spawn(const std::function<void()>& body) {
-  fflush(nullptr);
-  pid_t pid = fork();
-  if (pid == 0) {
-    int code = 0;
-    try {
-      body();
-    } catch (const std::exception& e) {
-      fprintf(stderr, "child %d: %s\n", getpid(), e.what());
-      code = 1;
-    }
-    _exit(code);
-  }
-  return pid;
-}
-
-int wait_exit_code(pid_t pid) {
-  int status = 0;
-  if (waitpid(pid, &status, 0) != pid) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
+using bbo::testing::spawn;
+using bbo::testing::wait_exit_code;
 
 const bbo::FloatDistribution kUnit{0.0, 1.0, false, std::nullopt};
 
