@@ -1,0 +1,117 @@
+// bbo/acquisition.h — acquisition functions over fitted surrogates, and their optimizer over the unit cube.
+//
+// Conventions: every modelled quantity is MINIMIZED (objectives arrive sign-flipped for maximization);
+// constraints are feasible when c(x) <= 0 (as in Study::set_constraints). Acquisition values are to be
+// MAXIMIZED. All functions here are deterministic given their inputs and the rng passed in.
+//
+// Usable by every surrogate: gradients are used when every surrogate involved has_gradient(), otherwise the
+// optimizer searches without them; joint samples and fantasies likewise degrade gracefully (documented per
+// kind below).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bbo/surrogate.h"
+
+namespace bbo {
+
+// ---- Closed forms (f ~ N(mean, sd²), minimization; improvement = best - f) ------------------------------
+
+// log E[max(best - f, 0)]. Numerically stable: equals log(EI) wherever EI is a normal double and stays
+// finite (≈ -z²/2 - log z terms) far below where EI underflows. sd <= 0 → log(max(best - mean, 0)) (-inf
+// when there is no improvement).
+double log_expected_improvement(double mean, double sd, double best);
+// d/dmean and d/dsd of log_expected_improvement (sd > 0).
+void log_expected_improvement_grad(double mean, double sd, double best, double& dmean, double& dsd);
+// log P(f < best) = log Φ((best - mean)/sd), stable in the lower tail.
+double log_probability_of_improvement(double mean, double sd, double best);
+// log Φ(z), stable for z → -inf.
+double log_normal_cdf(double z);
+
+// ---- Acquisition functions ----------------------------------------------------------------------------------
+
+struct AcquisitionOptions {
+  // "logei" (default), "ucb" (negated lower confidence bound mean - sqrt(beta)·sd), "pi" (log probability of
+  // improvement), "thompson" (one joint posterior draw over the candidates), "qlogei" (Monte-Carlo batch
+  // LogEI over the candidate and the pending points jointly). Multi-objective problems use "ehvi"
+  // (expected hypervolume improvement, 2 or 3 objectives; chosen automatically whenever there are >= 2
+  // objectives, whatever `kind` says) — see AcquisitionProblem::reference_point.
+  std::string kind = "logei";
+  double ucb_beta = 4.0;    // exploration weight of UCB
+  size_t mc_samples = 128;  // base samples of qlogei / ehvi (fixed quasi-random normals: smooth, deterministic)
+  // Pending points (RUNNING trials and earlier points of the same batch) are handled by fantasies: each
+  // objective/constraint surrogate that supports condition_on() is conditioned on its posterior mean at the
+  // pending points (kriging believer); surrogates that cannot be conditioned get a local penalty around the
+  // pending points instead. "qlogei" treats pending points jointly instead.
+};
+
+// What an acquisition function is built from. Pointers are borrowed and must outlive the acquisition.
+struct AcquisitionProblem {
+  std::vector<Dimension> dims;                    // the unit cube's coordinates (size d)
+  std::vector<const Surrogate*> objectives;       // one per objective (>= 1), each fitted, minimized
+  std::vector<const Surrogate*> constraints;      // one per constraint (may be empty); feasible when <= 0
+  Matrix observed_x;                              // n × d points that have been evaluated (completed trials)
+  Matrix observed_y;                              // n × objectives.size() their values (minimized)
+  Matrix observed_c;                              // n × constraints.size() their constraint values (or 0 cols)
+  Matrix pending;                                 // p × d points under evaluation (may be 0 rows)
+  std::vector<double> reference_point;            // multi-objective: HV reference (minimized); empty → derived
+                                                  // from the observed front (nadir + 10% of its range)
+};
+
+class Acquisition {
+ public:
+  virtual ~Acquisition() = default;
+  // Values (to maximize; may be -inf where nothing can be gained) at each row of X, written to out (size m).
+  virtual void evaluate(const Matrix& X, std::vector<double>& out) const = 0;
+  // Value and gradient w.r.t. x (size d) at one point. Returns false (and leaves grad untouched) when this
+  // acquisition has no gradient (e.g. a surrogate without gradients, thompson, ehvi).
+  virtual bool evaluate_with_gradient(const double* x, double& value, double* grad) const { return false; }
+  virtual bool has_gradient() const { return false; }
+};
+
+// Builds the acquisition for `problem`: the best feasible observed value is the incumbent for EI/PI (when no
+// observation is feasible, the acquisition is the log probability of feasibility alone); with constraints
+// the objective acquisition is multiplied by the probability of feasibility (added in log space), each
+// constraint modelled by its own surrogate. Throws ValueError for an unknown kind or inconsistent sizes.
+// `rng` draws whatever the kind needs at construction (thompson, MC base samples).
+std::unique_ptr<Acquisition> make_acquisition(const AcquisitionOptions& options, const AcquisitionProblem& problem,
+                                              std::mt19937_64& rng);
+
+// ---- Optimizer over the unit cube ----------------------------------------------------------------------
+
+struct AcquisitionOptimizerOptions {
+  size_t n_candidates = 2048;    // scored candidates: scrambled Sobol points + perturbations of the best
+                                 // observed points (exploitation) + uniform points
+  size_t n_local_starts = 5;     // best distinct candidates refined by local search
+  size_t max_local_evals = 100;  // per start: L-BFGS (NLopt) on continuous coordinates when gradients exist,
+                                 // a derivative-free NLopt method otherwise; then a coordinate search over
+                                 // neighbouring grid levels / other choices of discrete coordinates
+  bool local_search = true;      // false: best scored candidate only (e.g. CQR's random-candidate scoring)
+  bool sobol_candidates = true;  // false: uniform random candidates only
+};
+
+struct AcquisitionOptimum {
+  std::vector<double> x;  // size d; discrete coordinates at their bin centres
+  double value = 0.0;
+};
+
+// Maximizes `acq` over [0,1]^d with the coordinates' kinds respected. `seeds` (rows of d) are added to the
+// candidates (e.g. the best observed points). Deterministic given rng's state. Never returns a NaN
+// coordinate: when every value is -inf or NaN the best-ranked uniform candidate is returned.
+AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vector<Dimension>& dims,
+                                        const AcquisitionOptimizerOptions& options, std::mt19937_64& rng,
+                                        const Matrix& seeds = Matrix());
+
+// Snaps discrete coordinates of x to their bin centres (grid) / choice centres (categorical), clamps the
+// rest into [0, 1].
+void snap_to_dimensions(const std::vector<Dimension>& dims, double* x);
+
+// Hypervolume dominated by `points` (rows, minimized) up to `reference` (2 or 3 objectives; exact).
+double hypervolume(const Matrix& points, const std::vector<double>& reference);
+
+}  // namespace bbo
