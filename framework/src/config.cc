@@ -1,6 +1,7 @@
 #include "bbo/config.h"
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <set>
@@ -67,7 +68,39 @@ json node_to_json(const YAML::Node& n, const std::string& source) {
   return nullptr;
 }
 
+// yaml-cpp does not check the encoding; a string that is not UTF-8 would only fail later, when the study's
+// JSON is written (nlohmann::json::dump throws a type_error). Found by tests/fuzz/fuzz_study_config, as was
+// the NUL case: yaml-cpp guesses UTF-32 from "\x16\0\0\0" and decodes garbage code points.
+void check_utf8(const std::string& text, const std::string& source) {
+  size_t line = 1;
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    bool ok = n > 0 && i + n <= text.size() && !(n == 2 && c < 0xc2) && !(n == 4 && c > 0xf4);
+    for (size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (ok && n == 3) {  // no overlong forms, no surrogates
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xe0 && c1 < 0xa0) && !(c == 0xed && c1 >= 0xa0);
+    }
+    if (ok && n == 4) {  // no overlong forms, nothing above U+10FFFF
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
+    }
+    // A NUL byte is not allowed in YAML, and would make yaml-cpp take the text for UTF-16 or UTF-32.
+    if (!ok || c == 0) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      throw ConfigError(source + ":" + std::to_string(line) + ": " +
+                        (c == 0 ? std::string("NUL byte") : "invalid UTF-8 byte " + std::string(hex)) +
+                        " (study files must be UTF-8 text)");
+    }
+    if (c == '\n') ++line;
+    i += n;
+  }
+}
+
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
+  check_utf8(text, source);
   try {
     return YAML::Load(text);
   } catch (const YAML::Exception& e) {

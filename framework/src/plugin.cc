@@ -91,7 +91,8 @@ PluginParams::PluginParams(std::string plugin, json values, std::vector<ParamSpe
     throw ConfigError("plugin '" + plugin_ + "': parameters must be a JSON object, got " + json_type_name(values));
   std::vector<std::string> known;
   for (const auto& s : specs_) known.push_back(s.name);
-  for (const auto& [key, v] : values.items()) {
+  for (const auto& item : values.items()) {
+    const std::string& key = item.key();  // (not a structured binding: clang 14 cannot capture those)
     auto it = std::find_if(specs_.begin(), specs_.end(), [&](const ParamSpec& s) { return s.name == key; });
     if (it == specs_.end())
       throw ConfigError("plugin '" + plugin_ + "': unknown parameter '" + key + "' (known: " +

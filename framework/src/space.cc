@@ -44,8 +44,14 @@ Distribution validated(const Distribution& d, const std::string& name) {
             if (f.low > f.high) invalid(name, "low > high (" + num(f.low) + " > " + num(f.high) + ")");
             if (f.log && f.step) invalid(name, "log and step cannot be used together");
             if (f.log && f.low <= 0) invalid(name, "log scale needs low > 0 (low=" + num(f.low) + ")");
+            // Found by tests/fuzz/fuzz_search_space: an infinite width made from_unit return NaN, and a step
+            // giving more grid points than an int64 holds made float_steps' cast undefined behaviour.
+            if (!std::isfinite(f.high - f.low))
+              invalid(name, "high - low overflows (low=" + num(f.low) + ", high=" + num(f.high) + ")");
             if (f.step) {
               if (!std::isfinite(*f.step) || *f.step <= 0) invalid(name, "step must be > 0");
+              if (!((f.high - f.low) / *f.step <= 9.0e15))
+                invalid(name, "step " + num(*f.step) + " is too small for the range (more than 9e15 grid points)");
               f.high = f.low + static_cast<double>(float_steps(f)) * *f.step;
             }
             return f;
@@ -218,8 +224,15 @@ json param_value_to_json(const ParamValue& v) {
 ParamValue param_value_from_json(const json& j) {
   if (j.is_null()) return std::monostate{};
   if (j.is_boolean()) return j.get<bool>();
+  if (j.is_number_unsigned()) {
+    // (Tested first: is_number_integer() is also true for unsigned numbers.) Above INT64_MAX, get<int64_t>
+    // wrapped around to a negative number (found by tests/fuzz/fuzz_params): such a value is kept as the
+    // nearest double instead.
+    const uint64_t u = j.get<uint64_t>();
+    if (u > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return static_cast<double>(u);
+    return static_cast<int64_t>(u);
+  }
   if (j.is_number_integer()) return j.get<int64_t>();
-  if (j.is_number_unsigned()) return static_cast<int64_t>(j.get<uint64_t>());
   if (j.is_number_float()) return j.get<double>();
   if (j.is_string()) return j.get<std::string>();
   throw ValueError("a parameter value must be null, a bool, a number or a string, got " + j.dump());

@@ -16,6 +16,7 @@
 
 #include "bbo/error.h"
 #include "common/sql_encoding.h"
+#include "storage_url.h"
 
 namespace bbo {
 namespace {
@@ -37,25 +38,6 @@ std::string double_text(double v) {
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
   return std::string(buf, r.ptr);
-}
-
-// Hides the password of a URL ("postgresql://user:secret@host/db" -> "postgresql://user:***@host/db").
-std::string redact(const std::string& url) {
-  size_t scheme = url.find("://");
-  if (scheme == std::string::npos) return url;
-  size_t start = scheme + 3;
-  size_t at = url.find('@', start);
-  size_t slash = url.find('/', start);
-  if (at == std::string::npos || (slash != std::string::npos && slash < at)) {
-    // A password may also be given as a query option.
-    size_t pw = url.find("password=");
-    if (pw == std::string::npos) return url;
-    size_t end = url.find('&', pw);
-    return url.substr(0, pw) + "password=***" + (end == std::string::npos ? "" : url.substr(end));
-  }
-  size_t colon = url.find(':', start);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
 }
 
 // Sleeps a little longer after each failed attempt, with jitter so that competing workers spread out.
@@ -233,7 +215,7 @@ class PostgresStorage::Result {
 
 // ---- connection
 
-PostgresStorage::PostgresStorage(const std::string& url) : url_(url), shown_url_(redact(url)) {
+PostgresStorage::PostgresStorage(const std::string& url) : url_(url), shown_url_(storage_internal::redact_storage_url(url)) {
   connect();
   try {
     migrate();

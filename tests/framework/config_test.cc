@@ -81,5 +81,21 @@ TEST(StudyConfig, HeartbeatGraceAndRetryKeys) {
   expect_config_error("name: s\nheartbeat_grace_seconds: -1\n", "heartbeat_grace_seconds");
 }
 
+// Regressions from tests/fuzz (fuzz_study_config): text that is not UTF-8 used to be accepted and then made
+// nlohmann::json::dump throw a type_error (not a bbo::Error) wherever the study's JSON was written; NUL bytes
+// made yaml-cpp decode the text as UTF-32.
+TEST(StudyConfig, TextMustBeUtf8WithoutNul) {
+  expect_config_error("name: s\nuser_attrs: {k: \"a\xdf\"}\n", "study.yaml:2: invalid UTF-8 byte 0xDF");
+  expect_config_error("name: s\nrun: {cmd: \xed\xa0\x80}\n", "invalid UTF-8 byte 0xED");  // a surrogate
+  expect_config_error("name: s\nuser_attrs: {k: \xc0\xaf}\n", "invalid UTF-8");          // overlong '/'
+  expect_config_error(std::string("\x16\0\0\0N3b\x02o5ErrorE=", 17), "study.yaml:1: NUL byte");
+  expect_config_error("name: s\n\xff\xfe", "study.yaml:2");
+  EXPECT_THROW(yaml_to_json("k: \"\xa6\"\n"), ConfigError);
+  // Valid UTF-8 of every length still parses, and dumps.
+  const StudyConfig c = parse_study_config("name: \xc3\xa9tude \xe2\x82\xac \xf0\x9f\x98\x80\n", "study.yaml");
+  EXPECT_EQ(c.options.name, "\xc3\xa9tude \xe2\x82\xac \xf0\x9f\x98\x80");
+  EXPECT_NO_THROW(yaml_to_json("k: \xc3\xa9\n").dump());
+}
+
 }  // namespace
 }  // namespace bbo

@@ -139,5 +139,29 @@ TEST(ParamValueJson, NonFiniteDoublesSurviveAsStrings) {
   EXPECT_THROW(param_value_from_json(json::array()), ValueError);
 }
 
+// Regressions from tests/fuzz (fuzz_search_space, fuzz_params).
+TEST(Distribution, RangesAndGridsMustBeRepresentable) {
+  // high - low = inf: from_unit(0) was NaN, a value the distribution does not contain.
+  EXPECT_THROW(validated(FloatDistribution{-1e308, 1e308, false, {}}, "x"), ValueError);
+  EXPECT_THROW(distribution_from_json(json::parse(R"({"type": "float", "low": -1e308, "high": 1e308})"), "x"),
+               ValueError);
+  // 1e310 grid points: float_steps' cast to int64 was undefined behaviour.
+  EXPECT_THROW(validated(FloatDistribution{0, 1e300, false, 1e-300}, "x"), ValueError);
+  EXPECT_THROW(validated(FloatDistribution{0, 1e10, false, 1e-9}, "x"), ValueError);
+  // Wide but representable ranges still work, and decode inside.
+  const Distribution wide = validated(FloatDistribution{-1e307, 1e307, false, {}}, "x");
+  for (double u : {0.0, 0.5, 1.0}) EXPECT_TRUE(contains(wide, from_unit(wide, u))) << u;
+  EXPECT_NO_THROW(validated(FloatDistribution{0, 1e6, false, 1e-6}, "x"));
+}
+
+TEST(ParamValueJson, UnsignedAboveInt64MaxIsNotWrapped) {
+  // 14991814994236290076 came back as -3454929079473261540.
+  const ParamValue v = param_value_from_json(json::parse("14991814994236290076"));
+  ASSERT_TRUE(std::holds_alternative<double>(v));
+  EXPECT_EQ(std::get<double>(v), 14991814994236290076.0);
+  EXPECT_EQ(std::get<int64_t>(param_value_from_json(json::parse("9223372036854775807"))), INT64_MAX);
+  EXPECT_EQ(std::get<int64_t>(param_value_from_json(json::parse("-9223372036854775808"))), INT64_MIN);
+}
+
 }  // namespace
 }  // namespace bbo

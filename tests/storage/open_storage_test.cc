@@ -8,6 +8,7 @@
 
 #include "bbo/error.h"
 #include "bbo/storage.h"
+#include "storage/storage_url.h"
 
 namespace {
 
@@ -64,6 +65,37 @@ TEST(OpenStorage, SqliteOptionsAreValidated) {
   EXPECT_THROW(bbo::open_storage("sqlite://" + path + "?timeout_ms=soon"), bbo::ConfigError);
   EXPECT_THROW(bbo::open_storage("sqlite://" + path + "?journal=memory"), bbo::ConfigError);
   std::filesystem::remove_all(dir);
+}
+
+TEST(StorageUrl, ParsesWithoutOpening) {
+  using bbo::storage_internal::parse_storage_url;
+  using bbo::storage_internal::StorageKind;
+  auto p = parse_storage_url("sqlite:///tmp/x.db?synchronous=FULL&timeout_ms=250");
+  EXPECT_EQ(p.kind, StorageKind::kSqlite);
+  EXPECT_EQ(p.sqlite_path, "/tmp/x.db");
+  EXPECT_TRUE(p.sqlite.synchronous_full);
+  EXPECT_EQ(p.sqlite.timeout_ms, 250);
+  EXPECT_EQ(parse_storage_url("memory:").kind, StorageKind::kMemory);
+  // No server is contacted: the host does not exist.
+  EXPECT_EQ(parse_storage_url("postgresql://u@no-such-host.invalid/db").kind, StorageKind::kPostgres);
+  EXPECT_THROW(parse_storage_url("sqlite:///x.db?timeout_ms=-1"), bbo::ConfigError);
+  EXPECT_THROW(parse_storage_url("mysql://x"), bbo::ConfigError);
+}
+
+// Regressions from tests/fuzz (fuzz_storage_url): only the first "password=" anywhere in the URL was hidden,
+// so a query password stayed visible when the host or the user info also held that text.
+TEST(StorageUrl, RedactHidesEveryPassword) {
+  using bbo::storage_internal::redact_storage_url;
+  EXPECT_EQ(redact_storage_url("postgresql://u:secret@h:5432/db?sslmode=disable"),
+            "postgresql://u:***@h:5432/db?sslmode=disable");
+  EXPECT_EQ(redact_storage_url("postgres://h/db?user=u&password=secret"), "postgres://h/db?user=u&password=***");
+  EXPECT_EQ(redact_storage_url("postgres://dpassword=b.example.org/db?user=u&password=secret"),
+            "postgres://dpassword=b.example.org/db?user=u&password=***");
+  EXPECT_EQ(redact_storage_url("postgresql://u:one@h/db?password=two&x=1"), "postgresql://u:***@h/db?password=***&x=1");
+  EXPECT_EQ(redact_storage_url("postgresql://u@h/db?%70assword=secret"), "postgresql://u@h/db?%70assword=***");
+  EXPECT_EQ(redact_storage_url("postgresql://u@h/db"), "postgresql://u@h/db");
+  EXPECT_EQ(redact_storage_url("postgresql://h:5432/db"), "postgresql://h:5432/db");
+  EXPECT_EQ(redact_storage_url("sqlite:///x.db"), "sqlite:///x.db");
 }
 
 TEST(OpenStorage, NowIsMicrosecondsSinceTheEpoch) {

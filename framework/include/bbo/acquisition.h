@@ -37,30 +37,48 @@ double log_normal_cdf(double z);
 
 struct AcquisitionOptions {
   // "logei" (default), "ucb" (negated lower confidence bound mean - sqrt(beta)·sd), "pi" (log probability of
-  // improvement), "thompson" (one joint posterior draw over the candidates), "qlogei" (Monte-Carlo batch
-  // LogEI over the candidate and the pending points jointly). Multi-objective problems use "ehvi"
-  // (expected hypervolume improvement, 2 or 3 objectives; chosen automatically whenever there are >= 2
-  // objectives, whatever `kind` says) — see AcquisitionProblem::reference_point.
+  // improvement), "thompson" (one joint posterior draw over the candidates per evaluate() call: the cost of
+  // the surrogate's sample() over all candidates, O(m³) for a GP — use a few hundred candidates), "qlogei"
+  // (Monte-Carlo batch LogEI over the candidate and the pending points jointly), "random_quantile" (each candidate
+  // scored by -q_tau(x) of the first objective's Surrogate::quantiles, with one level tau of `quantile_levels` drawn
+  // per candidate by a hash of a seed drawn at construction and the candidate's coordinates: deterministic,
+  // per candidate; the CQR preset). Multi-objective problems use "ehvi" (expected hypervolume improvement,
+  // 2 or 3 objectives; chosen automatically whenever there are >= 2 objectives, whatever `kind` says) — see
+  // AcquisitionProblem::reference_point.
+  //
+  // Scales: logei, pi, qlogei and ehvi are logarithms (log EI, log PI, log qEI, log EHVI); ucb, thompson and
+  // random_quantile are in the units of y. With no observation at all (n = 0) logei, pi and qlogei have no
+  // incumbent and act as ucb.
   std::string kind = "logei";
   double ucb_beta = 4.0;    // exploration weight of UCB
   size_t mc_samples = 128;  // base samples of qlogei / ehvi (fixed quasi-random normals: smooth, deterministic)
+  std::vector<double> quantile_levels = {0.17, 0.33, 0.5, 0.67, 0.83};  // random_quantile's levels, in (0, 1)
   // Pending points (RUNNING trials and earlier points of the same batch) are handled by fantasies: each
   // objective/constraint surrogate that supports condition_on() is conditioned on its posterior mean at the
-  // pending points (kriging believer); surrogates that cannot be conditioned get a local penalty around the
-  // pending points instead. "qlogei" treats pending points jointly instead.
+  // pending points (kriging believer; the believed values also join the incumbent / the Pareto front when
+  // their believed constraint values are feasible). When an objective surrogate cannot be conditioned the
+  // pending points get a local penalty instead (González et al. 2016: + sum_j log Phi((L·|x - p_j| -
+  // (mu_j - best)+)/sd_j), L the largest posterior-mean slope found on quasi-random points, plus
+  // log(1 - exp(-|x - p_j|²/(2·rho²))), rho = 0.01·sqrt(d), so a pending point itself scores -inf;
+  // multiplied by the std of the observed y for the kinds in y units); constraint surrogates that cannot be
+  // conditioned are used as they are. "qlogei" treats pending points jointly instead (joint draws from
+  // Surrogate::sample with a reseeded rng when the surrogate has_joint_samples() and there are pending points, else
+  // independent draws from fixed quasi-random normals).
 };
 
 // What an acquisition function is built from. Pointers are borrowed and must outlive the acquisition.
 struct AcquisitionProblem {
-  std::vector<Dimension> dims;                    // the unit cube's coordinates (size d)
-  std::vector<const Surrogate*> objectives;       // one per objective (>= 1), each fitted, minimized
-  std::vector<const Surrogate*> constraints;      // one per constraint (may be empty); feasible when <= 0
-  Matrix observed_x;                              // n × d points that have been evaluated (completed trials)
-  Matrix observed_y;                              // n × objectives.size() their values (minimized)
-  Matrix observed_c;                              // n × constraints.size() their constraint values (or 0 cols)
-  Matrix pending;                                 // p × d points under evaluation (may be 0 rows)
-  std::vector<double> reference_point;            // multi-objective: HV reference (minimized); empty → derived
-                                                  // from the observed front (nadir + 10% of its range)
+  std::vector<Dimension> dims;                // the unit cube's coordinates (size d)
+  std::vector<const Surrogate*> objectives;   // one per objective (>= 1), each fitted, minimized
+  std::vector<const Surrogate*> constraints;  // one per constraint (may be empty); feasible when <= 0
+  Matrix observed_x;                          // n × d points that have been evaluated (completed trials)
+  Matrix observed_y;                          // n × objectives.size() their values (minimized)
+  Matrix observed_c;                          // n × constraints.size() their constraint values (or 0 cols)
+  Matrix pending;                             // p × d points under evaluation (may be 0 rows)
+  std::vector<double> reference_point;        // multi-objective: HV reference (minimized); empty → derived
+                                              // from the observed feasible front (nadir + 10% of its
+                                              // range; where the range is 0, 10% of the range of all
+                                              // observed values, else 1)
 };
 
 class Acquisition {
@@ -72,22 +90,33 @@ class Acquisition {
   // acquisition has no gradient (e.g. a surrogate without gradients, thompson, ehvi).
   virtual bool evaluate_with_gradient(const double* x, double& value, double* grad) const { return false; }
   virtual bool has_gradient() const { return false; }
+  // False when values are only comparable within one evaluate() call (thompson: one joint draw per call) or
+  // are not meant to be climbed (random_quantile): optimize_acquisition then scores its candidates in one
+  // call and skips the local search.
+  virtual bool supports_local_search() const { return true; }
 };
 
 // Builds the acquisition for `problem`: the best feasible observed value is the incumbent for EI/PI (when no
 // observation is feasible, the acquisition is the log probability of feasibility alone); with constraints
 // the objective acquisition is multiplied by the probability of feasibility (added in log space), each
-// constraint modelled by its own surrogate. Throws ValueError for an unknown kind or inconsistent sizes.
-// `rng` draws whatever the kind needs at construction (thompson, MC base samples).
+// constraint modelled by its own surrogate. Observed rows with a non-finite y are ignored. EHVI without any
+// feasible observed point (and neither constraints nor a reference point) scores sum_k log sd_k (pure
+// exploration); where the Monte-Carlo EHVI is 0 it falls back to max_k logEI_k(min of the front in objective
+// k) - 1000, so ranking stays informative far from the front. Evaluated values are never NaN (a surrogate's
+// NaN becomes -inf). Throws ValueError for an unknown kind, more than 3 objectives, or inconsistent sizes.
+// "ehvi" with one objective is "logei". `rng` draws whatever the kind needs at construction (thompson and
+// random_quantile seeds, MC base samples).
 std::unique_ptr<Acquisition> make_acquisition(const AcquisitionOptions& options, const AcquisitionProblem& problem,
                                               std::mt19937_64& rng);
 
 // ---- Optimizer over the unit cube ----------------------------------------------------------------------
 
 struct AcquisitionOptimizerOptions {
-  size_t n_candidates = 2048;    // scored candidates: scrambled Sobol points + perturbations of the best
-                                 // observed points (exploitation) + uniform points
-  size_t n_local_starts = 5;     // best distinct candidates refined by local search
+  size_t n_candidates = 2048;    // scored candidates: the seeds, 30% Gaussian perturbations of the seeds
+                                 // (exploitation; sd 0.01–0.3, categorical choices redrawn), 10% uniform,
+                                 // the rest scrambled Sobol points (bbo/qmc.h)
+  size_t n_local_starts = 5;     // best candidates refined by local search, at least 0.05·sqrt(d) apart
+                                 // while there are enough such (distinct basins), else merely distinct
   size_t max_local_evals = 100;  // per start: L-BFGS (NLopt) on continuous coordinates when gradients exist,
                                  // a derivative-free NLopt method otherwise; then a coordinate search over
                                  // neighbouring grid levels / other choices of discrete coordinates
@@ -101,8 +130,11 @@ struct AcquisitionOptimum {
 };
 
 // Maximizes `acq` over [0,1]^d with the coordinates' kinds respected. `seeds` (rows of d) are added to the
-// candidates (e.g. the best observed points). Deterministic given rng's state. Never returns a NaN
-// coordinate: when every value is -inf or NaN the best-ranked uniform candidate is returned.
+// candidates (e.g. the few best observed points: the perturbations cycle over all of them). Deterministic
+// given rng's state. Never returns a NaN coordinate: when every value is -inf or NaN the best-ranked uniform
+// candidate is returned. An acquisition whose supports_local_search() is false is scored in one evaluate()
+// call and its best candidate returned. Throws ValueError when seeds.cols != d or a discrete dimension has
+// 0 levels.
 AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vector<Dimension>& dims,
                                         const AcquisitionOptimizerOptions& options, std::mt19937_64& rng,
                                         const Matrix& seeds = Matrix());

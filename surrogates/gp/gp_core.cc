@@ -1,0 +1,829 @@
+#include "surrogates/gp/gp_core.h"
+
+#include <nlopt.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <string>
+
+#include "bbo/error.h"
+
+// LAPACK (OpenBLAS): the Cholesky factor and the inverse from it are most of a fit's time at large n, and
+// OpenBLAS runs them blocked and multithreaded (Eigen's LLT is single-threaded and ~2x slower at n = 1000).
+extern "C" {
+void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
+}
+
+namespace bbo::gp {
+namespace {
+
+using Eigen::ArrayXd;
+using Eigen::MatrixXd;
+using Eigen::VectorXd;
+
+constexpr double kSqrt5 = 2.2360679774997896964;
+constexpr double kWarpEps = 1e-6;          // warped coordinates are clamped into [eps, 1 - eps]
+constexpr double kWarpPriorSd = 0.8660254037844386;  // sqrt(0.75)
+constexpr double kSignalPriorSd = 1.0;
+constexpr double kNoiseShape = 1.1, kNoiseRate = 10.0;
+constexpr double kMinLengthscale = 5e-3, kMaxLengthscale = 1e4;
+constexpr double kMinSignal = 1e-3, kMaxSignal = 1e2;
+constexpr double kMinNoise = 1e-6, kMaxNoise = 10.0;
+constexpr double kMinWarp = 0.1, kMaxWarp = 10.0;
+
+bool is_categorical(const std::vector<Dimension>& dims, size_t j) {
+  return dims[j].kind == DimensionKind::kCategorical;
+}
+
+// Kumaraswamy CDF of x clamped into the open interval; derivatives w.r.t. log a, log b and x.
+struct Warp {
+  double w, dloga, dlogb, dx;
+};
+Warp kumaraswamy(double x, double a, double b) {
+  bool inside = x > kWarpEps && x < 1 - kWarpEps;
+  double xc = std::clamp(x, kWarpEps, 1 - kWarpEps);
+  double lx = std::log(xc);
+  double xa = std::exp(a * lx);
+  double om = 1 - xa;                 // 1 - x^a in (0, 1)
+  double lom = std::log(om);
+  double omb = std::exp(b * lom);     // (1 - x^a)^b
+  double ombm1 = omb / om;            // (1 - x^a)^(b-1)
+  Warp r;
+  r.w = 1 - omb;
+  r.dloga = a * b * ombm1 * xa * lx;
+  r.dlogb = -b * omb * lom;
+  r.dx = inside ? a * b * (xa / xc) * ombm1 : 0.0;
+  return r;
+}
+
+// Warped copy of X (n × d); with dA/dB also the derivatives w.r.t. log a_j and log b_j.
+void warp_matrix(const Hyper& h, const std::vector<size_t>& warped, const MatrixXd& X, MatrixXd& Xt,
+                 MatrixXd* dA, MatrixXd* dB) {
+  Xt = X;
+  if (dA) {
+    dA->setZero(X.rows(), X.cols());
+    dB->setZero(X.rows(), X.cols());
+  }
+  for (size_t j : warped)
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+      Warp w = kumaraswamy(X(i, j), h.warp_a[j], h.warp_b[j]);
+      Xt(i, j) = w.w;
+      if (dA) {
+        (*dA)(i, j) = w.dloga;
+        (*dB)(i, j) = w.dlogb;
+      }
+    }
+}
+
+// r2(i, k) = scaled squared distance between row i of A and row k of B (|A| × |B|).
+void cross_r2(const std::vector<Dimension>& dims, const std::vector<double>& ls, const MatrixXd& A,
+              const MatrixXd& B, MatrixXd& r2) {
+  r2.setZero(A.rows(), B.rows());
+  for (size_t j = 0; j < dims.size(); ++j) {
+    const double w = 1.0 / (ls[j] * ls[j]);
+    const auto a = A.col(j).array();
+    if (is_categorical(dims, j)) {
+      for (Eigen::Index k = 0; k < B.rows(); ++k)
+        r2.col(k).array() += w * (a != B(k, j)).cast<double>();
+    } else {
+      for (Eigen::Index k = 0; k < B.rows(); ++k) r2.col(k).array() += w * (a - B(k, j)).square();
+    }
+  }
+}
+
+// K = s² · Matérn52(r2) elementwise; G = dK/d(r²) = -(5/6) s² (1 + ρ) e^{-ρ}, ρ = √(5 r²) (optional).
+void matern_from_r2(const MatrixXd& r2, double s2, MatrixXd& K, MatrixXd* G) {
+  K.resize(r2.rows(), r2.cols());
+  if (G) G->resize(r2.rows(), r2.cols());
+  const Eigen::Index total = r2.size();
+  const double* r = r2.data();
+  double* k = K.data();
+  double* g = G ? G->data() : nullptr;
+  constexpr Eigen::Index kBlock = 1024;
+  ArrayXd rho(kBlock), e(kBlock);
+  for (Eigen::Index start = 0; start < total; start += kBlock) {
+    Eigen::Index len = std::min(kBlock, total - start);
+    auto rb = rho.head(len);
+    auto eb = e.head(len);
+    rb = (5.0 * Eigen::Map<const ArrayXd>(r + start, len)).sqrt();
+    eb = (-rb).exp();
+    Eigen::Map<ArrayXd>(k + start, len) = s2 * (1.0 + rb + rb.square() * (1.0 / 3.0)) * eb;
+    if (g) Eigen::Map<ArrayXd>(g + start, len) = (-5.0 / 6.0 * s2) * (1.0 + rb) * eb;
+  }
+}
+
+// Lower Cholesky factor of A + jitter·I in L (upper triangle left as garbage), trying jitter 0 and then
+// 1e-8, 1e-7, …, 1e-2 times the mean diagonal. Returns false when every try fails.
+bool cholesky_with_jitter(const MatrixXd& A, MatrixXd& L, double& jitter) {
+  const int n = static_cast<int>(A.rows());
+  if (n == 0) {
+    L.resize(0, 0);
+    jitter = 0.0;
+    return true;
+  }
+  const double mean_diag = std::max(A.diagonal().mean(), 1e-300);
+  for (int attempt = 0; attempt <= 7; ++attempt) {
+    jitter = attempt == 0 ? 0.0 : mean_diag * std::pow(10.0, -9 + attempt);
+    L = A;
+    if (jitter > 0) L.diagonal().array() += jitter;
+    int info = 0;
+    dpotrf_("L", &n, L.data(), &n, &info);
+    if (info == 0 && L.diagonal().allFinite()) return true;
+  }
+  return false;
+}
+
+// Inverse from the lower factor (dpotri): only the lower triangle of inv is meaningful.
+void inverse_from_cholesky_lower(const MatrixXd& L, MatrixXd& inv) {
+  const int n = static_cast<int>(L.rows());
+  inv = L;
+  int info = 0;
+  dpotri_("L", &n, inv.data(), &n, &info);
+}
+
+std::vector<size_t> warped_coordinates(const std::vector<Dimension>& dims, bool warping) {
+  std::vector<size_t> w;
+  if (warping)
+    for (size_t j = 0; j < dims.size(); ++j)
+      if (dims[j].kind == DimensionKind::kContinuous) w.push_back(j);
+  return w;
+}
+
+}  // namespace
+
+double matern52(double r2) {
+  double rho = std::sqrt(5.0 * r2);
+  return (1.0 + rho + rho * rho / 3.0) * std::exp(-rho);
+}
+
+// ---- MapObjective ----------------------------------------------------------------------------------------
+
+MapObjective::MapObjective(const std::vector<Dimension>& dims, const MatrixXd& X, const VectorXd& z,
+                           const GpOptions& options)
+    : dims_(dims), X_(X), z_(z), options_(options), d_(dims.size()) {
+  warped_ = warped_coordinates(dims, options.warping);
+  n_params_ = d_ + 1 + (options.deterministic ? 0 : 1) + 2 * warped_.size();
+  ls_mu_ = std::numbers::sqrt2 + 0.5 * std::log(static_cast<double>(std::max<size_t>(d_, 1)));
+  ls_sigma_ = std::sqrt(3.0);
+}
+
+Hyper MapObjective::unpack(const double* t) const {
+  Hyper h;
+  h.lengthscale.resize(d_);
+  for (size_t j = 0; j < d_; ++j) h.lengthscale[j] = std::exp(t[j]);
+  size_t p = d_;
+  h.signal = std::exp(t[p++]);
+  h.noise = options_.deterministic ? options_.fixed_noise : std::exp(t[p++]);
+  if (options_.warping) {
+    h.warp_a.assign(d_, 1.0);
+    h.warp_b.assign(d_, 1.0);
+    for (size_t j : warped_) {
+      h.warp_a[j] = std::exp(t[p++]);
+      h.warp_b[j] = std::exp(t[p++]);
+    }
+  }
+  return h;
+}
+
+std::vector<double> MapObjective::pack(const Hyper& h) const {
+  std::vector<double> t;
+  for (size_t j = 0; j < d_; ++j) t.push_back(std::log(h.lengthscale[j]));
+  t.push_back(std::log(h.signal));
+  if (!options_.deterministic) t.push_back(std::log(h.noise));
+  for (size_t j : warped_) {
+    t.push_back(std::log(h.warp_a.empty() ? 1.0 : h.warp_a[j]));
+    t.push_back(std::log(h.warp_b.empty() ? 1.0 : h.warp_b[j]));
+  }
+  return t;
+}
+
+void MapObjective::bounds(std::vector<double>& lo, std::vector<double>& hi) const {
+  lo.clear();
+  hi.clear();
+  for (size_t j = 0; j < d_; ++j) {
+    lo.push_back(std::log(kMinLengthscale));
+    hi.push_back(std::log(kMaxLengthscale));
+  }
+  lo.push_back(std::log(kMinSignal));
+  hi.push_back(std::log(kMaxSignal));
+  if (!options_.deterministic) {
+    lo.push_back(std::log(kMinNoise));
+    hi.push_back(std::log(kMaxNoise));
+  }
+  for (size_t k = 0; k < 2 * warped_.size(); ++k) {
+    lo.push_back(std::log(kMinWarp));
+    hi.push_back(std::log(kMaxWarp));
+  }
+}
+
+std::vector<double> MapObjective::prior_start(std::mt19937_64* rng) const {
+  std::normal_distribution<double> normal;
+  auto draw = [&](double mu, double sd) { return rng ? mu + sd * normal(*rng) : mu; };
+  std::vector<double> t;
+  for (size_t j = 0; j < d_; ++j) t.push_back(draw(ls_mu_, ls_sigma_));
+  t.push_back(draw(0.0, kSignalPriorSd));
+  if (!options_.deterministic) {
+    // Noise: the prior's mode (0.01) or log-uniform over [1e-6, 0.1].
+    t.push_back(rng ? std::log(1e-6) + std::uniform_real_distribution<double>(0.0, 1.0)(*rng) * std::log(1e5)
+                    : std::log(1e-2));
+  }
+  for (size_t k = 0; k < 2 * warped_.size(); ++k) t.push_back(draw(0.0, kWarpPriorSd));
+  std::vector<double> lo, hi;
+  bounds(lo, hi);
+  for (size_t k = 0; k < t.size(); ++k) t[k] = std::clamp(t[k], lo[k], hi[k]);
+  return t;
+}
+
+double MapObjective::value(const double* theta, double* grad) {
+  const Hyper h = unpack(theta);
+  const Eigen::Index n = X_.rows();
+  const bool want_grad = grad != nullptr;
+  const bool warp_grad = want_grad && !warped_.empty();
+
+  // Log prior (and its gradient) first: it does not need the factorization.
+  double lp = 0.0;
+  if (want_grad) std::fill(grad, grad + n_params_, 0.0);
+  for (size_t j = 0; j < d_; ++j) {
+    double u = (theta[j] - ls_mu_) / ls_sigma_;
+    lp += -0.5 * u * u;
+    if (want_grad) grad[j] += -u / ls_sigma_;
+  }
+  size_t p = d_;
+  {
+    double u = theta[p] / kSignalPriorSd;
+    lp += -0.5 * u * u;
+    if (want_grad) grad[p] += -u / kSignalPriorSd;
+    ++p;
+  }
+  const size_t noise_index = p;
+  if (!options_.deterministic) {
+    // Gamma(σ²; shape, rate) density at σ² (as a density of σ², like BoTorch's priors on raw values).
+    lp += (kNoiseShape - 1) * theta[p] - kNoiseRate * h.noise;
+    if (want_grad) grad[p] += (kNoiseShape - 1) - kNoiseRate * h.noise;
+    ++p;
+  }
+  const size_t warp_index = p;
+  for (size_t k = 0; k < 2 * warped_.size(); ++k) {
+    double u = theta[p + k] / kWarpPriorSd;
+    lp += -0.5 * u * u;
+    if (want_grad) grad[p + k] += -u / kWarpPriorSd;
+  }
+  if (n == 0) return lp;
+
+  // Everything below works on the lower triangle only (all matrices are symmetric), one column at a time:
+  // half the work of full matrices, and each column segment stays in cache across the coordinates.
+  warp_matrix(h, warped_, X_, Xt_, warp_grad ? &dXa_ : nullptr, warp_grad ? &dXb_ : nullptr);
+  std::vector<double> inv_l2(d_);
+  for (size_t j = 0; j < d_; ++j) inv_l2[j] = 1.0 / (h.lengthscale[j] * h.lengthscale[j]);
+  K_.resize(n, n);  // K_f + σ² I, then its Cholesky factor (lower)
+  if (want_grad) G_.resize(n, n);
+  ArrayXd r2(n), rho(n), e(n);
+  for (Eigen::Index k = 0; k < n; ++k) {
+    const Eigen::Index len = n - k;
+    auto rs = r2.head(len);
+    rs.setZero();
+    for (size_t j = 0; j < d_; ++j) {
+      const auto x = Xt_.col(j).tail(len).array();
+      if (is_categorical(dims_, j))
+        rs += inv_l2[j] * (x != Xt_(k, j)).template cast<double>();
+      else
+        rs += inv_l2[j] * (x - Xt_(k, j)).square();
+    }
+    auto rb = rho.head(len);
+    auto eb = e.head(len);
+    rb = (5.0 * rs).sqrt();
+    eb = (-rb).exp();
+    K_.col(k).tail(len) = h.signal * (1.0 + rb + rb.square() * (1.0 / 3.0)) * eb;
+    if (want_grad) G_.col(k).tail(len) = (-5.0 / 6.0 * h.signal) * (1.0 + rb) * eb;
+  }
+  // The signal gradient needs Σ W ∘ K_f: keep K_f's diagonal (= s²) and the strict lower part in W_ below.
+  if (want_grad) W_ = K_;  // K_f (lower)
+  K_.diagonal().array() += h.noise;
+  MatrixXd& L = r2_;
+  double jitter = 0.0;
+  if (!cholesky_with_jitter(K_, L, jitter)) return -std::numeric_limits<double>::infinity();
+  VectorXd alpha = L.triangularView<Eigen::Lower>().solve(z_);
+  L.triangularView<Eigen::Lower>().transpose().solveInPlace(alpha);
+  const double log_det = 2.0 * L.diagonal().array().log().sum();
+  const double ll = -0.5 * z_.dot(alpha) - 0.5 * log_det - 0.5 * static_cast<double>(n) * std::log(2 * std::numbers::pi);
+  if (!want_grad) return ll + lp;
+
+  // ∂ll/∂θ = ½ tr(Q ∂K/∂θ) with Q = α αᵀ − K⁻¹ (lower triangle in K_ after the inverse).
+  inverse_from_cholesky_lower(L, K_);
+  double sum_qk = 0.0, trace_q = 0.0;
+  std::vector<double> ls_sum(d_, 0.0);
+  for (Eigen::Index k = 0; k < n; ++k) {
+    const Eigen::Index len = n - k;
+    auto q = K_.col(k).tail(len).array();
+    q = alpha.tail(len).array() * alpha[k] - q;  // Q (lower)
+    trace_q += q[0];
+    // Off-diagonal entries count twice in the full sums.
+    auto kf = W_.col(k).tail(len).array();
+    sum_qk += 2.0 * (q * kf).sum() - q[0] * kf[0];
+    auto m = G_.col(k).tail(len).array();
+    m *= q;  // M = Q ∘ G (lower); its diagonal multiplies D = 0 below
+    for (size_t j = 0; j < d_; ++j) {
+      const auto x = Xt_.col(j).tail(len).array();
+      if (is_categorical(dims_, j))
+        ls_sum[j] += 2.0 * (m * (x != Xt_(k, j)).template cast<double>()).sum();
+      else
+        ls_sum[j] += 2.0 * (m * (x - Xt_(k, j)).square()).sum();
+    }
+  }
+  grad[d_] += 0.5 * sum_qk;  // ∂K/∂log s² = K_f
+  if (!options_.deterministic) grad[noise_index] += 0.5 * h.noise * trace_q;
+  for (size_t j = 0; j < d_; ++j) grad[j] += -ls_sum[j] * inv_l2[j];  // ∂ll/∂log ℓ_j = −(1/ℓ²) Σ_ik M_ik D_j,ik
+  // Warping: ∂ll/∂x̃_pj = (2/ℓ_j²) (x̃_pj Σ_k M_pk − (M x̃_j)_p), chained through ∂x̃/∂log a, ∂x̃/∂log b.
+  if (warp_grad) {
+    // One symmetric product for all warped coordinates (M is read once: at large n this is memory-bound).
+    const Eigen::Index nw = static_cast<Eigen::Index>(warped_.size());
+    MatrixXd B(n, nw + 1), P(n, nw + 1);
+    B.col(0).setOnes();
+    for (Eigen::Index w = 0; w < nw; ++w) B.col(w + 1) = Xt_.col(static_cast<Eigen::Index>(warped_[w]));
+    P.noalias() = G_.selfadjointView<Eigen::Lower>() * B;
+    for (size_t w = 0; w < warped_.size(); ++w) {
+      const size_t j = warped_[w];
+      VectorXd dx = (2.0 * inv_l2[j]) * (Xt_.col(j).cwiseProduct(P.col(0)) - P.col(static_cast<Eigen::Index>(w) + 1));
+      grad[warp_index + 2 * w] += dx.dot(dXa_.col(j));
+      grad[warp_index + 2 * w + 1] += dx.dot(dXb_.col(j));
+    }
+  }
+  return ll + lp;
+}
+
+// ---- GpModel -----------------------------------------------------------------------------------------------
+
+namespace {
+
+void validate(const FitInput& in) {
+  const Matrix& X = in.X;
+  if (X.data.size() != X.rows * X.cols)
+    throw ValueError("gp: X has " + std::to_string(X.data.size()) + " entries, expected rows × cols = " +
+                     std::to_string(X.rows) + " × " + std::to_string(X.cols));
+  if (in.y.size() != X.rows)
+    throw ValueError("gp: X has " + std::to_string(X.rows) + " rows but y has " + std::to_string(in.y.size()) +
+                     " values");
+  if (!in.dims.empty() && in.dims.size() != X.cols)
+    throw ValueError("gp: X has " + std::to_string(X.cols) + " columns but dims has " +
+                     std::to_string(in.dims.size()) + " entries");
+  if (!in.fidelity.empty() && in.fidelity.size() != X.rows)
+    throw ValueError("gp: X has " + std::to_string(X.rows) + " rows but fidelity has " +
+                     std::to_string(in.fidelity.size()) + " values");
+  for (size_t i = 0; i < X.data.size(); ++i)
+    if (!std::isfinite(X.data[i]))
+      throw ValueError("gp: X(" + std::to_string(i / std::max<size_t>(X.cols, 1)) + ", " +
+                       std::to_string(i % std::max<size_t>(X.cols, 1)) + ") is not finite");
+  for (size_t i = 0; i < in.y.size(); ++i)
+    if (!std::isfinite(in.y[i])) throw ValueError("gp: y[" + std::to_string(i) + "] is not finite");
+}
+
+// The warm start as a θ vector, or empty when it does not fit this model (it is only a hint).
+std::vector<double> warm_theta(const json& st, const MapObjective& obj, size_t d, bool warping) {
+  try {
+    if (!st.is_object() || st.value("model", "") != "gp" || st.at("d").get<size_t>() != d) return {};
+    Hyper h;
+    h.lengthscale = st.at("lengthscale").get<std::vector<double>>();
+    h.signal = st.at("signal").get<double>();
+    h.noise = st.at("noise").get<double>();
+    if (h.lengthscale.size() != d) return {};
+    if (warping && st.contains("warp_a") && st.contains("warp_b")) {
+      h.warp_a = st.at("warp_a").get<std::vector<double>>();
+      h.warp_b = st.at("warp_b").get<std::vector<double>>();
+      if (h.warp_a.size() != d || h.warp_b.size() != d) return {};
+    }
+    std::vector<double> t = obj.pack(h);
+    std::vector<double> lo, hi;
+    obj.bounds(lo, hi);
+    for (size_t k = 0; k < t.size(); ++k) {
+      if (!std::isfinite(t[k])) return {};
+      t[k] = std::clamp(t[k], lo[k], hi[k]);
+    }
+    return t;
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+struct OptContext {
+  MapObjective* obj;
+  nlopt::opt* opt = nullptr;
+  int limit = 0;  // NLopt's L-BFGS can overshoot maxeval inside a line search: the callback enforces it
+  std::vector<double> best_theta;
+  double best = -std::numeric_limits<double>::infinity();
+  int evals = 0;
+};
+
+double nlopt_callback(unsigned n, const double* x, double* grad, void* data) {
+  auto* ctx = static_cast<OptContext*>(data);
+  if (ctx->opt && ctx->evals >= ctx->limit) {
+    // Past the budget (L-BFGS asks again inside its line search before it sees the forced stop): refuse
+    // without computing anything; the best point seen is kept in ctx.
+    ctx->opt->force_stop();
+    if (grad) std::fill(grad, grad + n, 0.0);
+    return -1e300;
+  }
+  ++ctx->evals;
+  double v = ctx->obj->value(x, grad);
+  if (!std::isfinite(v)) {
+    // No jitter made K positive definite here: a very low value with a zero gradient sends the line search back.
+    if (grad) std::fill(grad, grad + n, 0.0);
+    return -1e300;
+  }
+  if (v > ctx->best) {
+    ctx->best = v;
+    ctx->best_theta.assign(x, x + n);
+  }
+  return v;
+}
+
+}  // namespace
+
+void GpModel::fit(const FitInput& in) {
+  validate(in);
+  const size_t n = in.X.rows, d = in.X.cols;
+  dims_ = in.dims.empty() ? std::vector<Dimension>(d) : in.dims;
+  d_ = d;
+  X_ = to_eigen(in.X);
+  y_mean_ = 0.0;
+  for (double v : in.y) y_mean_ += v;
+  if (n > 0) y_mean_ /= static_cast<double>(n);
+  double var = 0.0;
+  for (double v : in.y) var += (v - y_mean_) * (v - y_mean_);
+  y_std_ = n > 1 ? std::sqrt(var / static_cast<double>(n)) : 1.0;
+  if (!(y_std_ > 1e-12 * std::max(1.0, std::fabs(y_mean_)))) y_std_ = 1.0;  // constant y
+  z_.resize(static_cast<Eigen::Index>(n));
+  for (size_t i = 0; i < n; ++i) z_[i] = (in.y[i] - y_mean_) / y_std_;
+
+  MapObjective obj(dims_, X_, z_, options_);
+  std::vector<double> theta = obj.prior_start(nullptr);
+  log_posterior_ = std::numeric_limits<double>::quiet_NaN();
+  fit_evals_ = 0;
+  if (n >= 2) {
+    std::mt19937_64 rng(in.seed ^ 0x9e3779b97f4a7c15ULL);
+    std::vector<double> warm = warm_theta(in.warm_start, obj, d, options_.warping);
+    const double n3 = std::pow(static_cast<double>(n), 3.0);
+    const int warm_evals =
+        std::max(8, static_cast<int>(std::min<double>(options_.max_fit_evals, options_.warm_budget / n3 + 1e-9)));
+    if (!warm.empty()) {
+      std::vector<std::vector<double>> starts = {warm};
+      for (int k = 0; k < options_.warm_restarts; ++k) starts.push_back(obj.prior_start(&rng));
+      theta = run_starts(obj, starts, warm_evals, theta);
+    } else if (options_.warping && !obj.warped().empty()) {
+      // Continuation: the warped posterior's low-noise mode is narrow and multi-start L-BFGS in the larger
+      // space often misses it. Fit without warping first and start the warped search also from that optimum
+      // with the identity warp (a = b = 1), so warping never ends below the unwarped fit.
+      GpOptions plain = options_;
+      plain.warping = false;
+      MapObjective plain_obj(dims_, X_, z_, plain);
+      Hyper h = plain_obj.unpack(cold_search(plain, {}, rng, warm_evals).data());
+      h.warp_a.assign(d, 1.0);
+      h.warp_b.assign(d, 1.0);
+      theta = cold_search(options_, {obj.pack(h)}, rng, warm_evals);
+    } else {
+      theta = cold_search(options_, {}, rng, warm_evals);
+    }
+  }
+  hyper_ = obj.unpack(theta.data());
+  factorize();
+  fitted_ = true;
+}
+
+std::vector<double> GpModel::cold_search(const GpOptions& o, const std::vector<std::vector<double>>& extra,
+                                         std::mt19937_64& rng, int warm_evals) {
+  const size_t n = static_cast<size_t>(X_.rows()), d = d_;
+  MapObjective obj(dims_, X_, z_, o);
+  const std::vector<double> median = obj.prior_start(nullptr);
+  std::vector<std::vector<double>> starts = {median};
+  for (int k = 1; k < std::max(o.n_restarts, 1); ++k) starts.push_back(obj.prior_start(&rng));
+  const size_t subset = static_cast<size_t>(std::max(o.subset_size, 2));
+  if (n <= subset) {
+    starts.insert(starts.begin(), extra.begin(), extra.end());
+    return run_starts(obj, starts, o.max_fit_evals, median);
+  }
+  // Large, with a good start already on all points (the unwarped optimum of a warped fit): polish it.
+  if (!extra.empty()) return run_starts(obj, extra, std::min(o.max_fit_evals, 3 * warm_evals), extra.front());
+  // Cold and large: the multi-start search runs on a seeded random subset (each evaluation costs
+  // (subset/n)³ of a full one), then polishing runs on all points from its best optimum.
+  std::vector<size_t> idx(n);
+  for (size_t i = 0; i < n; ++i) idx[i] = i;
+  for (size_t i = 0; i < subset; ++i) std::swap(idx[i], idx[i + rng() % (n - i)]);
+  idx.resize(subset);
+  std::sort(idx.begin(), idx.end());
+  MatrixXd Xs(static_cast<Eigen::Index>(subset), static_cast<Eigen::Index>(d));
+  VectorXd zs(static_cast<Eigen::Index>(subset));
+  for (size_t i = 0; i < subset; ++i) {
+    Xs.row(static_cast<Eigen::Index>(i)) = X_.row(static_cast<Eigen::Index>(idx[i]));
+    zs[static_cast<Eigen::Index>(i)] = z_[static_cast<Eigen::Index>(idx[i])];
+  }
+  MapObjective sub(dims_, Xs, zs, o);
+  std::vector<double> coarse = run_starts(sub, starts, o.max_fit_evals, median);
+  // The subset's optimum leans to more noise and longer lengthscales than all n points support (fewer
+  // points to interpolate), and from there L-BFGS on all points can stay in that mode: the polish also
+  // starts from the same point with the noise at the prior's mode and at its lower bound, and each
+  // polishing run gets three warm budgets (a cold fit happens once per study; later fits are warm).
+  std::vector<std::vector<double>> polish = {coarse};
+  if (!o.deterministic) {
+    std::vector<double> lo, hi;
+    obj.bounds(lo, hi);
+    const size_t ni = d + 1;
+    for (double v : {std::log(1e-2), lo[ni]})
+      if (v < coarse[ni]) {
+        polish.push_back(coarse);
+        polish.back()[ni] = v;
+      }
+  }
+  return run_starts(obj, polish, std::min(o.max_fit_evals, 3 * warm_evals), coarse);
+}
+
+std::vector<double> GpModel::run_starts(MapObjective& obj, const std::vector<std::vector<double>>& starts,
+                                        int evals, const std::vector<double>& fallback) {
+  std::vector<double> lo, hi;
+  obj.bounds(lo, hi);
+  OptContext best;
+  best.obj = &obj;
+  for (const auto& start : starts) {
+    OptContext ctx;
+    ctx.obj = &obj;
+    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(obj.size()));
+    opt.set_lower_bounds(lo);
+    opt.set_upper_bounds(hi);
+    ctx.opt = &opt;
+    ctx.limit = evals;
+    opt.set_max_objective(nlopt_callback, &ctx);
+    opt.set_maxeval(evals);
+    // Converged when the log posterior changes by < fit_tolerance: differences that small do not change
+    // the model in any way that matters, and a warm fit mostly spends its evaluations below them.
+    opt.set_ftol_abs(options_.fit_tolerance);
+    opt.set_xtol_rel(1e-7);
+    std::vector<double> x = start;
+    double f = 0.0;
+    try {
+      opt.optimize(x, f);
+    } catch (const std::exception&) {
+      // roundoff_limited and friends: keep the best point seen.
+    }
+    fit_evals_ += ctx.evals;
+    if (ctx.best > best.best) {
+      best.best = ctx.best;
+      best.best_theta = ctx.best_theta;
+    }
+  }
+  if (best.best_theta.empty()) return fallback;
+  log_posterior_ = best.best;
+  return best.best_theta;
+}
+
+void GpModel::fit_fixed(const std::vector<Dimension>& dims, const Matrix& X, const std::vector<double>& y,
+                        const Hyper& hyper, double y_mean, double y_std) {
+  FitInput in;
+  in.dims = dims;
+  in.X = X;
+  in.y = y;
+  validate(in);
+  d_ = X.cols;
+  dims_ = dims.empty() ? std::vector<Dimension>(d_) : dims;
+  if (hyper.lengthscale.size() != d_) throw ValueError("gp: hyper-parameters have the wrong number of lengthscales");
+  X_ = to_eigen(X);
+  y_mean_ = y_mean;
+  y_std_ = y_std;
+  z_.resize(static_cast<Eigen::Index>(y.size()));
+  for (size_t i = 0; i < y.size(); ++i) z_[i] = (y[i] - y_mean_) / y_std_;
+  hyper_ = hyper;
+  if (options_.warping && hyper_.warp_a.empty()) {
+    hyper_.warp_a.assign(d_, 1.0);
+    hyper_.warp_b.assign(d_, 1.0);
+  }
+  log_posterior_ = std::numeric_limits<double>::quiet_NaN();
+  fit_evals_ = 0;
+  factorize();
+  fitted_ = true;
+}
+
+void GpModel::warp(const MatrixXd& X, MatrixXd& Xt, MatrixXd* dXt) const {
+  std::vector<size_t> w = warped_coordinates(dims_, options_.warping);
+  Xt = X;
+  if (dXt) dXt->setOnes(X.rows(), X.cols());
+  for (size_t j : w)
+    for (Eigen::Index i = 0; i < X.rows(); ++i) {
+      Warp r = kumaraswamy(X(i, j), hyper_.warp_a[j], hyper_.warp_b[j]);
+      Xt(i, j) = r.w;
+      if (dXt) (*dXt)(i, j) = r.dx;
+    }
+}
+
+void GpModel::cross_r2(const MatrixXd& A, const MatrixXd& B, MatrixXd& r2) const {
+  ::bbo::gp::cross_r2(dims_, hyper_.lengthscale, A, B, r2);
+}
+
+void GpModel::factorize() {
+  warp(X_, Xt_, nullptr);
+  MatrixXd r2, K;
+  cross_r2(Xt_, Xt_, r2);
+  matern_from_r2(r2, hyper_.signal, K, nullptr);
+  K.diagonal().array() += hyper_.noise;
+  if (!cholesky_with_jitter(K, L_, jitter_))
+    throw Error("gp: the kernel matrix (n = " + std::to_string(X_.rows()) +
+                ") is not positive definite even with jitter 1e-2 of its diagonal");
+  L_.triangularView<Eigen::StrictlyUpper>().setZero();
+  alpha_ = L_.triangularView<Eigen::Lower>().solve(z_);
+  L_.triangularView<Eigen::Lower>().transpose().solveInPlace(alpha_);
+}
+
+MatrixXd GpModel::to_eigen(const Matrix& X) const {
+  MatrixXd out(static_cast<Eigen::Index>(X.rows), static_cast<Eigen::Index>(X.cols));
+  for (size_t i = 0; i < X.rows; ++i)
+    for (size_t j = 0; j < X.cols; ++j) out(i, j) = X(i, j);
+  return out;
+}
+
+void GpModel::check_query(const Matrix& X) const {
+  if (X.data.size() != X.rows * X.cols)
+    throw ValueError("gp: query X has " + std::to_string(X.data.size()) + " entries, expected rows × cols");
+  if (fitted_ && X.cols != d_)
+    throw ValueError("gp: the model was fitted with d = " + std::to_string(d_) + " but X has " +
+                     std::to_string(X.cols) + " columns");
+}
+
+Prediction GpModel::predict(const Matrix& Xq) const {
+  check_query(Xq);
+  const size_t m = Xq.rows;
+  Prediction p;
+  p.mean.assign(m, y_mean_);
+  p.variance.assign(m, hyper_.signal * y_std_ * y_std_);
+  if (!fitted_ || X_.rows() == 0 || m == 0) return p;
+  MatrixXd Xt, r2, Kq;
+  warp(to_eigen(Xq), Xt, nullptr);
+  // Blocks of queries bound the n × block work matrices (scoring 100k candidates at n = 1000 would
+  // otherwise hold 1.6 GB); 1024 columns keep the triangular solve efficient.
+  constexpr Eigen::Index kBlock = 1024;
+  for (Eigen::Index start = 0; start < static_cast<Eigen::Index>(m); start += kBlock) {
+    const Eigen::Index len = std::min(kBlock, static_cast<Eigen::Index>(m) - start);
+    cross_r2(Xt_, Xt.middleRows(start, len), r2);  // n × len
+    matern_from_r2(r2, hyper_.signal, Kq, nullptr);
+    VectorXd mean = Kq.transpose() * alpha_;
+    L_.triangularView<Eigen::Lower>().solveInPlace(Kq);
+    VectorXd explained = Kq.colwise().squaredNorm().transpose();
+    for (Eigen::Index i = 0; i < len; ++i) {
+      p.mean[static_cast<size_t>(start + i)] = y_mean_ + y_std_ * mean[i];
+      p.variance[static_cast<size_t>(start + i)] = y_std_ * y_std_ * std::max(hyper_.signal - explained[i], 0.0);
+    }
+  }
+  return p;
+}
+
+PointPrediction GpModel::predict_with_gradient(const double* x) const {
+  PointPrediction out;
+  out.dmean.assign(d_, 0.0);
+  out.dvariance.assign(d_, 0.0);
+  out.mean = y_mean_;
+  out.variance = hyper_.signal * y_std_ * y_std_;
+  if (!fitted_ || X_.rows() == 0) return out;
+  MatrixXd xq(1, d_), xt, dxt, r2, k;
+  for (size_t j = 0; j < d_; ++j) xq(0, j) = x[j];
+  warp(xq, xt, &dxt);
+  cross_r2(Xt_, xt, r2);
+  MatrixXd G;
+  matern_from_r2(r2, hyper_.signal, k, &G);
+  // v = L⁻¹k as in predict() (so both report the same variance; s² − kᵀK⁻¹k from an explicit inverse
+  // cancels badly when the variance is small), then w = K⁻¹k = L⁻ᵀv for the gradient.
+  VectorXd v = L_.triangularView<Eigen::Lower>().solve(k.col(0));
+  const double latent = hyper_.signal - v.squaredNorm();
+  VectorXd w = L_.triangularView<Eigen::Lower>().transpose().solve(v);
+  out.mean = y_mean_ + y_std_ * k.col(0).dot(alpha_);
+  out.variance = y_std_ * y_std_ * std::max(latent, 0.0);
+  for (size_t j = 0; j < d_; ++j) {
+    if (is_categorical(dims_, j)) continue;
+    // dk_i/dx_j = G_i · 2 (x̃_j − X̃_ij) / ℓ_j² · dx̃_j/dx_j
+    VectorXd dk = G.col(0).cwiseProduct((xt(0, j) - Xt_.col(j).array()).matrix()) *
+                  (2.0 * dxt(0, j) / (hyper_.lengthscale[j] * hyper_.lengthscale[j]));
+    out.dmean[j] = y_std_ * dk.dot(alpha_);
+    out.dvariance[j] = latent > 0 ? -2.0 * y_std_ * y_std_ * dk.dot(w) : 0.0;
+  }
+  return out;
+}
+
+MatrixXd GpModel::posterior_covariance(const Matrix& Xq, VectorXd* mean) const {
+  check_query(Xq);
+  const Eigen::Index m = static_cast<Eigen::Index>(Xq.rows);
+  MatrixXd Xt, r2, Kmm;
+  warp(to_eigen(Xq), Xt, nullptr);
+  cross_r2(Xt, Xt, r2);
+  matern_from_r2(r2, hyper_.signal, Kmm, nullptr);
+  if (mean) mean->setConstant(m, y_mean_);
+  if (fitted_ && X_.rows() > 0 && m > 0) {
+    MatrixXd Kq;
+    cross_r2(Xt_, Xt, r2);
+    matern_from_r2(r2, hyper_.signal, Kq, nullptr);
+    if (mean) *mean = (Kq.transpose() * alpha_ * y_std_).array() + y_mean_;
+    L_.triangularView<Eigen::Lower>().solveInPlace(Kq);
+    Kmm.noalias() -= Kq.transpose() * Kq;
+  }
+  return Kmm * (y_std_ * y_std_);
+}
+
+Matrix GpModel::sample(const Matrix& Xq, size_t k, std::mt19937_64& rng) const {
+  VectorXd mean;
+  MatrixXd cov = posterior_covariance(Xq, &mean);
+  const Eigen::Index m = cov.rows();
+  Matrix out(k, static_cast<size_t>(m));
+  if (m == 0) return out;
+  MatrixXd factor;
+  double jitter = 0.0;
+  if (cholesky_with_jitter(cov, factor, jitter)) {
+    factor.triangularView<Eigen::StrictlyUpper>().setZero();
+  } else {
+    // Numerically indefinite beyond any jitter (e.g. near-duplicate query points with a tiny variance): a
+    // symmetric square root with the negative eigenvalues clipped.
+    Eigen::SelfAdjointEigenSolver<MatrixXd> es(cov);
+    factor = es.eigenvectors() * es.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+  }
+  std::normal_distribution<double> normal;
+  VectorXd e(m);
+  for (size_t s = 0; s < k; ++s) {
+    for (Eigen::Index i = 0; i < m; ++i) e[i] = normal(rng);
+    VectorXd f = mean + factor * e;
+    for (Eigen::Index i = 0; i < m; ++i) out(s, static_cast<size_t>(i)) = f[i];
+  }
+  return out;
+}
+
+std::shared_ptr<GpModel> GpModel::condition_on(const Matrix& Xn, const std::vector<double>& yn) const {
+  if (Xn.data.size() != Xn.rows * Xn.cols)
+    throw ValueError("gp: condition_on: X has " + std::to_string(Xn.data.size()) + " entries, expected rows × cols");
+  if (Xn.rows != yn.size())
+    throw ValueError("gp: condition_on: X has " + std::to_string(Xn.rows) + " rows but y has " +
+                     std::to_string(yn.size()) + " values");
+  if (fitted_ && Xn.cols != d_)
+    throw ValueError("gp: condition_on: the model has d = " + std::to_string(d_) + " but X has " +
+                     std::to_string(Xn.cols) + " columns");
+  for (double v : yn)
+    if (!std::isfinite(v)) throw ValueError("gp: condition_on: a y value is not finite");
+  auto c = std::make_shared<GpModel>(*this);
+  if (!fitted_) {
+    c->d_ = Xn.cols;
+    c->dims_.assign(c->d_, Dimension{});
+    c->X_.resize(0, static_cast<Eigen::Index>(c->d_));
+    MapObjective prior(c->dims_, c->X_, c->z_, options_);
+    c->hyper_ = prior.unpack(prior.prior_start(nullptr).data());
+    c->z_.resize(0);
+    c->fitted_ = true;
+  }
+  const Eigen::Index n = X_.rows(), p = static_cast<Eigen::Index>(Xn.rows);
+  if (p == 0) return c;
+  MatrixXd Xnew = to_eigen(Xn);
+  VectorXd znew(p);
+  for (Eigen::Index i = 0; i < p; ++i) znew[i] = (yn[i] - y_mean_) / y_std_;
+  c->X_.conservativeResize(n + p, Eigen::NoChange);
+  c->X_.bottomRows(p) = Xnew;
+  c->z_.conservativeResize(n + p);
+  c->z_.tail(p) = znew;
+  if (n == 0) {
+    c->factorize();
+    return c;
+  }
+  // Block Cholesky: [L 0; Bᵀ S] with B = L⁻¹ K12 and S = chol(K22 + (σ² + jitter) I − BᵀB), O(n² p).
+  MatrixXd Xt_new, r2, K12, K22;
+  c->warp(Xnew, Xt_new, nullptr);
+  c->cross_r2(Xt_, Xt_new, r2);
+  matern_from_r2(r2, hyper_.signal, K12, nullptr);
+  c->cross_r2(Xt_new, Xt_new, r2);
+  matern_from_r2(r2, hyper_.signal, K22, nullptr);
+  L_.triangularView<Eigen::Lower>().solveInPlace(K12);  // B
+  K22.diagonal().array() += hyper_.noise + jitter_;
+  K22.noalias() -= K12.transpose() * K12;
+  Eigen::LLT<MatrixXd> llt(K22);
+  if (llt.info() != Eigen::Success || !llt.matrixL().toDenseMatrix().diagonal().allFinite()) {
+    c->factorize();  // the update is ill-conditioned: refactorize with jitter escalation
+    return c;
+  }
+  c->Xt_.conservativeResize(n + p, Eigen::NoChange);
+  c->Xt_.bottomRows(p) = Xt_new;
+  c->L_.conservativeResize(n + p, n + p);
+  c->L_.topRightCorner(n, p).setZero();
+  c->L_.bottomLeftCorner(p, n) = K12.transpose();
+  c->L_.bottomRightCorner(p, p) = llt.matrixL();
+  c->alpha_ = c->L_.triangularView<Eigen::Lower>().solve(c->z_);
+  c->L_.triangularView<Eigen::Lower>().transpose().solveInPlace(c->alpha_);
+  c->log_posterior_ = std::numeric_limits<double>::quiet_NaN();
+  return c;
+}
+
+double GpModel::noise_variance() const { return hyper_.noise * y_std_ * y_std_; }
+
+json GpModel::state() const {
+  if (!fitted_) return nullptr;
+  json s = {{"model", "gp"},
+            {"d", d_},
+            {"lengthscale", hyper_.lengthscale},
+            {"signal", hyper_.signal},
+            {"noise", hyper_.noise}};
+  if (options_.warping) {
+    s["warp_a"] = hyper_.warp_a;
+    s["warp_b"] = hyper_.warp_b;
+  }
+  return s;
+}
+
+}  // namespace bbo::gp

@@ -1,0 +1,154 @@
+// gp_core.h — the Gaussian-process model of the `gp` surrogate plugin, usable (and unit-tested) without the
+// plugin registry.
+//
+// Model (on the unit cube, y standardized to mean 0 / sd 1 internally; a constant y gets sd 1):
+//   f ~ GP(0, s² · Matérn52(r)),  r² = Σ_{continuous, grid j} (w_j(x_j) − w_j(x'_j))² / ℓ_j²
+//                                     + Σ_{categorical j} 1[x_j ≠ x'_j] / ℓ_j²,
+//   z = f + ε, ε ~ N(0, σ²).
+// w_j is the identity, or with `warping` the Kumaraswamy CDF 1 − (1 − x^a_j)^b_j on continuous coordinates.
+// Hyper-parameters θ = (log ℓ, log s², log σ² unless deterministic, log a, log b of the warped coordinates)
+// are the MAP estimate of
+//   log p(z | θ) + Σ_j log N(log ℓ_j; √2 + ½ log d, 3)       (Hvarfner, Hellsten & Nardi 2024)
+//               + log N(log s²; 0, 1)                        (signal variance around the data's variance)
+//               + log Gamma(σ²; 1.1, 10)                     (noise: mode 0.01, a long tail to 1)
+//               + Σ log N(log a_j; 0, 0.75), log N(log b_j; 0, 0.75)  (variances; warping near identity)
+// found by NLopt L-BFGS with analytic gradients inside box bounds, from several starts (the prior medians,
+// then draws from the priors seeded by FitInput::seed), or from a warm start alone (see GpOptions for the
+// evaluation caps and the subset used by cold fits at large n). `deterministic` fixes
+// σ² = 1e-6 (standardized units). Cholesky factorizations add jitter 1e-8, 1e-7, … 1e-2 (× mean diagonal)
+// when the plain factorization fails; only when all fail does fit() throw bbo::Error.
+//
+// Thread safety: const members (predict, sample, condition_on, state) may run concurrently; fit() may not.
+#pragma once
+
+#include <Eigen/Dense>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <random>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bbo/surrogate.h"
+
+namespace bbo::gp {
+
+using json = nlohmann::json;
+
+struct GpOptions {
+  bool deterministic = false;  // fixed tiny noise instead of a learned one
+  bool warping = false;        // Kumaraswamy input warping of continuous coordinates
+  int n_restarts = 4;          // L-BFGS starts of a cold fit (the first at the prior medians)
+  int warm_restarts = 0;       // extra random starts when the fit has a usable warm start
+  int max_fit_evals = 120;     // objective evaluations per start, at most
+  // Work cap of a warm fit, in units of n³ (one evaluation costs ≈ n³ flops for the Cholesky factor and
+  // inverse): max(8, min(max_fit_evals, warm_budget / n³)) evaluations. Deterministic (no clocks).
+  double warm_budget = 1.2e10;
+  // A cold fit with n > subset_size runs its starts on a seeded random subset of subset_size points, then
+  // polishes the best on all n points (from it, and from it with a smaller noise; 3 warm budgets each).
+  int subset_size = 300;
+  double fixed_noise = 1e-6;   // σ² of a deterministic model (standardized units)
+  double fit_tolerance = 1e-3; // L-BFGS stops when the log posterior improves by less than this
+};
+
+// Hyper-parameters in natural units (standardized y).
+struct Hyper {
+  std::vector<double> lengthscale;  // size d
+  double signal = 1.0;              // s²
+  double noise = 1e-2;              // σ²
+  std::vector<double> warp_a;       // size d (1 for unwarped coordinates), or empty without warping
+  std::vector<double> warp_b;
+};
+
+// Builds the kernel's input transformation and distances; exposed for tests.
+double matern52(double r2);  // Matérn-5/2 correlation as a function of r²
+
+// The log posterior (up to a constant) of the hyper-parameters and its gradient, over the flat log-parameter
+// vector θ (layout: log ℓ_0..d-1, log s², [log σ²], [log a_j, log b_j for each warped j]).
+class MapObjective {
+ public:
+  MapObjective(const std::vector<Dimension>& dims, const Eigen::MatrixXd& X, const Eigen::VectorXd& z,
+               const GpOptions& options);
+  size_t size() const { return n_params_; }
+  // log p(z | θ) + log p(θ); grad (size()) filled when non-null. Returns -inf when no jitter makes K
+  // positive definite.
+  double value(const double* theta, double* grad);
+  Hyper unpack(const double* theta) const;
+  std::vector<double> pack(const Hyper& h) const;
+  void bounds(std::vector<double>& lower, std::vector<double>& upper) const;
+  // A draw from the priors (truncated to the bounds); the prior medians when rng is null.
+  std::vector<double> prior_start(std::mt19937_64* rng) const;
+  const std::vector<size_t>& warped() const { return warped_; }
+
+ private:
+  const std::vector<Dimension>& dims_;
+  const Eigen::MatrixXd& X_;
+  const Eigen::VectorXd& z_;
+  GpOptions options_;
+  size_t d_, n_params_;
+  std::vector<size_t> warped_;  // coordinates with warping parameters
+  double ls_mu_, ls_sigma_;
+  // Workspace (n × n), reused across evaluations.
+  Eigen::MatrixXd Xt_, dXa_, dXb_, r2_, K_, G_, W_;
+};
+
+class GpModel {
+ public:
+  explicit GpModel(GpOptions options = {}) : options_(options) {}
+
+  // Validates (ValueError), standardizes y, finds the MAP hyper-parameters, factorizes.
+  void fit(const FitInput& input);
+  // Uses the given hyper-parameters and standardization (no optimization): the closed-form posterior.
+  void fit_fixed(const std::vector<Dimension>& dims, const Matrix& X, const std::vector<double>& y,
+                 const Hyper& hyper, double y_mean, double y_std);
+
+  Prediction predict(const Matrix& X) const;
+  PointPrediction predict_with_gradient(const double* x) const;
+  // Posterior covariance of the latent f at the rows of X (m × m, y units).
+  Eigen::MatrixXd posterior_covariance(const Matrix& X, Eigen::VectorXd* mean = nullptr) const;
+  Matrix sample(const Matrix& X, size_t k, std::mt19937_64& rng) const;
+  // A copy that also observed y at X (same hyper-parameters and standardization); block Cholesky update.
+  std::shared_ptr<GpModel> condition_on(const Matrix& X, const std::vector<double>& y) const;
+  double noise_variance() const;  // y units
+  json state() const;
+
+  const Hyper& hyper() const { return hyper_; }
+  double y_mean() const { return y_mean_; }
+  double y_std() const { return y_std_; }
+  size_t dim() const { return d_; }
+  size_t n() const { return static_cast<size_t>(X_.rows()); }
+  double log_posterior() const { return log_posterior_; }  // at the fitted θ (NaN for fit_fixed / n < 2)
+  int fit_evaluations() const { return fit_evals_; }        // objective evaluations of the last fit
+
+ private:
+  void factorize();  // L_, alpha_, Xt_ from X_, z_, hyper_
+  // The cold multi-start search under options o (the `extra` starts first; the subset scheme at large n).
+  std::vector<double> cold_search(const GpOptions& o, const std::vector<std::vector<double>>& extra,
+                                  std::mt19937_64& rng, int warm_evals);
+  // L-BFGS from each start (at most `evals` evaluations each); the best θ seen, or fallback.
+  std::vector<double> run_starts(MapObjective& obj, const std::vector<std::vector<double>>& starts, int evals,
+                                 const std::vector<double>& fallback);
+  void warp(const Eigen::MatrixXd& X, Eigen::MatrixXd& Xt, Eigen::MatrixXd* dXt) const;
+  void cross_r2(const Eigen::MatrixXd& A, const Eigen::MatrixXd& B, Eigen::MatrixXd& r2) const;
+  Eigen::MatrixXd to_eigen(const Matrix& X) const;
+  void check_query(const Matrix& X) const;
+
+  GpOptions options_;
+  std::vector<Dimension> dims_;
+  size_t d_ = 0;
+  bool fitted_ = false;
+  Eigen::MatrixXd X_;   // n × d raw inputs
+  Eigen::VectorXd z_;   // standardized y
+  Eigen::MatrixXd Xt_;  // warped inputs
+  Eigen::MatrixXd L_;   // lower Cholesky factor of K + (σ² + jitter) I
+  Eigen::VectorXd alpha_;
+  double jitter_ = 0.0;
+  Hyper hyper_;
+  double y_mean_ = 0.0, y_std_ = 1.0;
+  double log_posterior_ = std::numeric_limits<double>::quiet_NaN();
+  int fit_evals_ = 0;
+};
+
+}  // namespace bbo::gp
