@@ -70,7 +70,7 @@ double objective(unsigned n, const double* z, double* grad, void* data) {
 }
 
 // Refines x (value v) on the continuous coordinates; returns the evaluations spent.
-size_t refine_continuous(const Acquisition& acq, const std::vector<size_t>& cont, size_t max_evals,
+size_t refine_continuous(const Acquisition& acq, const std::vector<size_t>& cont, size_t max_evals, double radius,
                          std::vector<double>& x, double& v) {
   if (cont.empty() || max_evals == 0 || !std::isfinite(v)) return 0;
   LocalSearch c{&acq, x.size(), cont, x, std::vector<double>(x.size(), 0.0), Matrix(1, x.size()), acq.has_gradient(),
@@ -80,7 +80,11 @@ size_t refine_continuous(const Acquisition& acq, const std::vector<size_t>& cont
   nlopt_opt opt = nlopt_create(alg, n);
   if (!opt) return 0;
   std::vector<double> lb(n, 0.0), ub(n, 1.0), z(n);
-  for (unsigned i = 0; i < n; ++i) z[i] = std::clamp(x[cont[i]], 0.0, 1.0);
+  for (unsigned i = 0; i < n; ++i) {
+    z[i] = std::clamp(x[cont[i]], 0.0, 1.0);
+    lb[i] = std::max(0.0, z[i] - radius);
+    ub[i] = std::min(1.0, z[i] + radius);
+  }
   nlopt_set_lower_bounds(opt, lb.data());
   nlopt_set_upper_bounds(opt, ub.data());
   nlopt_set_min_objective(opt, objective, &c);
@@ -268,7 +272,7 @@ AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vecto
       double v = vals[s];
       size_t budget = options.max_local_evals;
       for (int round = 0; round < 3 && budget > 0; ++round) {
-        size_t spent = refine_continuous(acq, cont, budget, x, v);
+        size_t spent = refine_continuous(acq, cont, budget, options.local_radius, x, v);
         budget -= std::min(budget, spent);
         if (disc.empty()) break;
         if (!refine_discrete(acq, dims, disc, std::max<size_t>(budget, 1), rng, x, v)) break;

@@ -33,6 +33,16 @@ int64_t float_steps(const FloatDistribution& f) {
   return static_cast<int64_t>(std::floor((f.high - f.low) / *f.step + 1e-9));
 }
 
+// Whether two categorical choices are the same choice: equal, or an integer and a double of the same value.
+bool same_choice(const ParamValue& a, const ParamValue& b) {
+  if (a == b) return true;
+  if (std::holds_alternative<int64_t>(a) && std::holds_alternative<double>(b))
+    return static_cast<double>(std::get<int64_t>(a)) == std::get<double>(b);
+  if (std::holds_alternative<double>(a) && std::holds_alternative<int64_t>(b))
+    return std::get<double>(a) == static_cast<double>(std::get<int64_t>(b));
+  return false;
+}
+
 }  // namespace
 
 Distribution validated(const Distribution& d, const std::string& name) {
@@ -70,8 +80,14 @@ Distribution validated(const Distribution& d, const std::string& name) {
             for (size_t a = 0; a < c.choices.size(); ++a) {
               if (auto* dv = std::get_if<double>(&c.choices[a]); dv && std::isnan(*dv))
                 invalid(name, "categorical choice NaN is not allowed");
+              // An infinite choice is stored as the string "inf" (JSON has no infinity) and would come back as
+              // that string, another choice (found by tests/fuzz/fuzz_study_config).
+              if (auto* dv = std::get_if<double>(&c.choices[a]); dv && std::isinf(*dv))
+                invalid(name, "categorical choice " + param_value_to_string(c.choices[a]) + " is not allowed");
+              // 1 and 1.0 are one choice for to_internal (JSON does not keep the difference), so they are
+              // duplicates here too (found by tests/fuzz/fuzz_search_space).
               for (size_t b = a + 1; b < c.choices.size(); ++b)
-                if (c.choices[a] == c.choices[b])
+                if (same_choice(c.choices[a], c.choices[b]))
                   invalid(name, "duplicate categorical choice " + param_value_to_string(c.choices[a]));
             }
             return c;
@@ -115,14 +131,8 @@ double to_internal(const Distribution& d, const ParamValue& v) {
   double x = std::numeric_limits<double>::quiet_NaN();
   if (const auto* c = std::get_if<CategoricalDistribution>(&d)) {
     for (size_t i = 0; i < c->choices.size(); ++i) {
-      const ParamValue& ch = c->choices[i];
-      bool eq = ch == v;
       // 1 and 1.0 name the same choice (JSON does not keep the difference).
-      if (!eq && std::holds_alternative<int64_t>(ch) && std::holds_alternative<double>(v))
-        eq = static_cast<double>(std::get<int64_t>(ch)) == std::get<double>(v);
-      if (!eq && std::holds_alternative<double>(ch) && std::holds_alternative<int64_t>(v))
-        eq = std::get<double>(ch) == static_cast<double>(std::get<int64_t>(v));
-      if (eq) return static_cast<double>(i);
+      if (same_choice(c->choices[i], v)) return static_cast<double>(i);
     }
     throw ValueError("value " + param_value_to_string(v) + " is not one of the choices");
   }

@@ -81,6 +81,8 @@ std::vector<ParamSpec> bo_param_specs(const json& defaults) {
       {"n_candidates", "int", def("n_candidates", 2048), "scored candidates of the acquisition optimizer"},
       {"n_local_starts", "int", def("n_local_starts", 5), "best candidates refined by local search"},
       {"local_search", "bool", def("local_search", true), "refine candidates (L-BFGS / derivative-free + discrete moves)"},
+      {"local_radius", "float", def("local_radius", 0.1),
+       "half-width of the box (unit-cube units) the continuous local search may move in from each start; 1: all"},
       {"candidates", "string", def("candidates", "sobol"), "candidate points: sobol (scrambled) or uniform"},
       {"multi_fidelity", "bool", def("multi_fidelity", false),
        "fit on each trial's last reported intermediate value (COMPLETE, PRUNED, RUNNING), for use with pruners"},
@@ -118,6 +120,9 @@ BoOptions bo_options(const PluginParams& p) {
   o.optimizer.n_candidates = static_cast<size_t>(positive("n_candidates"));
   o.optimizer.n_local_starts = static_cast<size_t>(p.get_int("n_local_starts"));
   o.optimizer.local_search = p.get_bool("local_search") && o.optimizer.n_local_starts > 0;
+  o.optimizer.local_radius = p.get_float("local_radius");
+  if (!(o.optimizer.local_radius > 0))
+    throw ConfigError("plugin '" + plugin + "': parameter 'local_radius' must be > 0");
   const std::string candidates = p.get_string("candidates");
   if (candidates != "sobol" && candidates != "uniform")
     throw ConfigError("plugin '" + plugin + "': parameter 'candidates' must be sobol or uniform; got '" + candidates + "'");
@@ -158,6 +163,7 @@ Observations gather_observations(const StudyView& study, const SearchSpace& spac
   const size_t d = space.size();
   const size_t n_obj = study.directions().size();
   std::vector<std::vector<double>> xs, pending;
+  std::vector<std::pair<std::vector<double>, double>> pruned;  // (point, last reported value, minimized)
   size_t n_constraints = 0;
   for (const FrozenTrial& t : study.trials())
     if (t.state == TrialState::kComplete && !t.constraints.empty()) n_constraints = t.constraints.size();
@@ -181,6 +187,14 @@ Observations gather_observations(const StudyView& study, const SearchSpace& spac
       }
     }
     if (!encode_trial(t, space, unit)) continue;
+    if (values.empty() && t.state == TrialState::kPruned && n_obj == 1 && n_constraints == 0) {
+      auto last = t.last_step();
+      if (last && std::isfinite(last->second)) {
+        double v = study.directions()[0] == Direction::kMaximize ? -last->second : last->second;
+        pruned.emplace_back(unit, v);
+      }
+      continue;
+    }
     if (values.empty()) {
       if (running) pending.push_back(unit);
       continue;
@@ -200,6 +214,21 @@ Observations gather_observations(const StudyView& study, const SearchSpace& spac
     obs.values.push_back(std::move(values));
     obs.constraints.push_back(std::move(cons));
     if (options.multi_fidelity) obs.fidelity.push_back(fidelity);
+  }
+
+  // A pruned trial stopped early because it looked worse than the others did at the same step. Left out, the
+  // model would not know the point was tried and would propose it again (with a pruner, most trials are
+  // pruned); so it enters as at least as bad as the median complete trial (or its own last value, if worse).
+  if (!pruned.empty() && !xs.empty()) {
+    std::vector<double> complete;
+    for (const auto& v : obs.values) complete.push_back(v[0]);
+    std::nth_element(complete.begin(), complete.begin() + static_cast<long>(complete.size() / 2), complete.end());
+    const double median = complete[complete.size() / 2];
+    for (auto& [x, v] : pruned) {
+      xs.push_back(std::move(x));
+      obs.values.push_back({std::max(v, median)});
+      obs.constraints.emplace_back();
+    }
   }
 
   // Thinning: keep the best half (by the first objective) and a seeded random subset of the rest.

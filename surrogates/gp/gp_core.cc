@@ -10,7 +10,7 @@
 #include "bbo/error.h"
 
 // LAPACK (OpenBLAS): the Cholesky factor and the inverse from it are most of a fit's time at large n, and
-// OpenBLAS runs them blocked and multithreaded (Eigen's LLT is single-threaded and ~2x slower at n = 1000).
+// OpenBLAS runs them blocked and on every core (Eigen's LLT is about as fast on one core, but only uses one).
 extern "C" {
 void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 void dpotri_(const char* uplo, const int* n, double* a, const int* lda, int* info);
@@ -23,7 +23,6 @@ using Eigen::ArrayXd;
 using Eigen::MatrixXd;
 using Eigen::VectorXd;
 
-constexpr double kSqrt5 = 2.2360679774997896964;
 constexpr double kWarpEps = 1e-6;          // warped coordinates are clamped into [eps, 1 - eps]
 constexpr double kWarpPriorSd = 0.8660254037844386;  // sqrt(0.75)
 constexpr double kSignalPriorSd = 1.0;
@@ -298,10 +297,10 @@ double MapObjective::value(const double* theta, double* grad) {
     K_.col(k).tail(len) = h.signal * (1.0 + rb + rb.square() * (1.0 / 3.0)) * eb;
     if (want_grad) G_.col(k).tail(len) = (-5.0 / 6.0 * h.signal) * (1.0 + rb) * eb;
   }
-  // The signal gradient needs Σ W ∘ K_f: keep K_f's diagonal (= s²) and the strict lower part in W_ below.
-  if (want_grad) W_ = K_;  // K_f (lower)
+  // The signal gradient needs Σ Q ∘ K_f: keep a copy of K_f (lower).
+  if (want_grad) Kf_ = K_;
   K_.diagonal().array() += h.noise;
-  MatrixXd& L = r2_;
+  MatrixXd& L = L_;
   double jitter = 0.0;
   if (!cholesky_with_jitter(K_, L, jitter)) return -std::numeric_limits<double>::infinity();
   VectorXd alpha = L.triangularView<Eigen::Lower>().solve(z_);
@@ -320,7 +319,7 @@ double MapObjective::value(const double* theta, double* grad) {
     q = alpha.tail(len).array() * alpha[k] - q;  // Q (lower)
     trace_q += q[0];
     // Off-diagonal entries count twice in the full sums.
-    auto kf = W_.col(k).tail(len).array();
+    auto kf = Kf_.col(k).tail(len).array();
     sum_qk += 2.0 * (q * kf).sum() - q[0] * kf[0];
     auto m = G_.col(k).tail(len).array();
     m *= q;  // M = Q ∘ G (lower); its diagonal multiplies D = 0 below

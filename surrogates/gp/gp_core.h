@@ -90,8 +90,9 @@ class MapObjective {
   size_t d_, n_params_;
   std::vector<size_t> warped_;  // coordinates with warping parameters
   double ls_mu_, ls_sigma_;
-  // Workspace (n × n), reused across evaluations.
-  Eigen::MatrixXd Xt_, dXa_, dXb_, r2_, K_, G_, W_;
+  // Workspace reused across evaluations: warped inputs and their derivatives (n × d); K, then K⁻¹ (n × n,
+  // lower); its Cholesky factor; dK/dr², then Q ∘ dK/dr²; a copy of the noise-free K.
+  Eigen::MatrixXd Xt_, dXa_, dXb_, K_, L_, G_, Kf_;
 };
 
 class GpModel {

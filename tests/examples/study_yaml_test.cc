@@ -19,7 +19,8 @@ TEST(ExampleStudyYaml, ParsesToTheDocumentedOptions) {
   EXPECT_EQ(o.directions[0], Direction::kMinimize);
   ASSERT_TRUE(o.seed.has_value());
   EXPECT_EQ(*o.seed, 42u);
-  EXPECT_EQ(o.strategy, "sobol");
+  EXPECT_EQ(o.strategy, "gp");
+  EXPECT_EQ(o.strategy_params, (json{{"n_startup_trials", 5}}));
   EXPECT_EQ(o.pruner, "median");
 
   const SearchSpace& s = o.search_space;

@@ -97,5 +97,15 @@ TEST(StudyConfig, TextMustBeUtf8WithoutNul) {
   EXPECT_NO_THROW(yaml_to_json("k: \xc3\xa9\n").dump());
 }
 
+// Regression from tests/fuzz (fuzz_study_config): a categorical choice .inf was accepted, stored as the string
+// "inf" and read back as that string, so the stored search space differed from the file's.
+TEST(StudyConfig, InfiniteCategoricalChoiceIsRejected) {
+  expect_config_error("name: s\nsearch_space:\n  c: {type: categorical, choices: [relu, .Inf, 1]}\n",
+                      "study.yaml:3: search_space.c");
+  const StudyConfig c =
+      parse_study_config("name: s\nsearch_space:\n  c: {type: categorical, choices: [relu, \"inf\", 1]}\n");
+  EXPECT_EQ(SearchSpace::from_json(c.options.search_space.to_ordered_json()), c.options.search_space);
+}
+
 }  // namespace
 }  // namespace bbo

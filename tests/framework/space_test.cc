@@ -154,6 +154,22 @@ TEST(Distribution, RangesAndGridsMustBeRepresentable) {
   EXPECT_NO_THROW(validated(FloatDistribution{0, 1e6, false, 1e-6}, "x"));
 }
 
+TEST(Distribution, CategoricalChoicesMustSurviveJsonAndBeDistinct) {
+  // 1 and 1.0 are one choice for to_internal, so index 1 came back as 0.
+  EXPECT_THROW(validated(CategoricalDistribution{{int64_t{1}, 1.0, std::string("x")}}, "c"), ValueError);
+  EXPECT_THROW(distribution_from_json(json::parse(R"({"name": "CategoricalDistribution",
+      "attributes": {"choices": [1, 1.0, "x", false]}})"), "c"), ValueError);
+  // inf was stored as the string "inf" and read back as that string: another distribution.
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(validated(CategoricalDistribution{{1.5, inf}}, "c"), ValueError);
+  EXPECT_THROW(validated(CategoricalDistribution{{-inf}}, "c"), ValueError);
+  // Distinct numbers of either type, and the string "inf", stay valid; 1.0 still names the choice 1.
+  const Distribution ok = validated(CategoricalDistribution{{int64_t{1}, 2.5, std::string("inf"), true}}, "c");
+  EXPECT_EQ(to_internal(ok, 1.0), 0.0);
+  EXPECT_EQ(to_internal(ok, std::string("inf")), 2.0);
+  EXPECT_EQ(distribution_from_json(distribution_to_json(ok), "c"), ok);
+}
+
 TEST(ParamValueJson, UnsignedAboveInt64MaxIsNotWrapped) {
   // 14991814994236290076 came back as -3454929079473261540.
   const ParamValue v = param_value_from_json(json::parse("14991814994236290076"));

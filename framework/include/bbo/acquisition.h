@@ -121,6 +121,12 @@ struct AcquisitionOptimizerOptions {
                                  // a derivative-free NLopt method otherwise; then a coordinate search over
                                  // neighbouring grid levels / other choices of discrete coordinates
   bool local_search = true;      // false: best scored candidate only (e.g. CQR's random-candidate scoring)
+  // Half-width of the box around each start that the continuous local search stays in (1 = the whole cube).
+  // A GP fitted to few points in many dimensions has its largest variance at the faces and corners of the
+  // cube, far from every observation; an unbounded gradient ascent from a good candidate then runs off to a
+  // corner (measured: 10-d sphere, most proposals at corners). The candidates already cover the cube, so
+  // the local search only has to polish.
+  double local_radius = 0.1;
   bool sobol_candidates = true;  // false: uniform random candidates only
 };
 

@@ -203,6 +203,31 @@ TEST(BoStrategy, ConditionalParametersOutsideTheIntersectionAreSampledIndependen
   }
 }
 
+TEST(BoStrategy, PrunedTrialsAreNotProposedAgain) {
+  // With a pruner most trials stop early; the model must still learn that their points were tried, or a
+  // sequential study keeps proposing the same point.
+  StudyOptions o = options("gp", {{"n_startup_trials", 5}}, 21);
+  o.pruner = "median";
+  o.pruner_params = {{"n_startup_trials", 3}};
+  Study study = Study::create(o);
+  std::set<std::pair<double, double>> points;
+  for (int k = 0; k < 30; ++k) {
+    Trial t = study.ask();
+    double x = t.suggest_float("x", 0, 1), y = t.suggest_float("y", 0, 1);
+    points.insert({x, y});
+    double final_loss = (x - 0.3) * (x - 0.3) + (y - 0.6) * (y - 0.6);
+    bool pruned = false;
+    for (int step = 1; step <= 5 && !pruned; ++step) {
+      t.report(step, final_loss + 1.0 / step);
+      pruned = t.should_prune();
+    }
+    if (pruned) study.tell(t, TrialState::kPruned);
+    else study.tell(t, final_loss);
+  }
+  EXPECT_GE(points.size(), 28u);
+  EXPECT_LT(study.best_trial().values[0], 0.01);
+}
+
 TEST(BoStrategy, UnknownSurrogateOrBadParametersAreRefusedAtCreation) {
   EXPECT_THROW(Study::create(options("bo", {{"surrogate", "no_such_model"}})), PluginError);
   EXPECT_THROW(Study::create(options("bo", {{"acquisition", "magic"}})), ConfigError);
@@ -234,7 +259,11 @@ TEST(BoObservations, MultiFidelityModeUsesLastReportedValues) {
   EXPECT_EQ(obs.fidelity, (std::vector<double>{3, 3, 3}));
   o.multi_fidelity = false;
   obs = gather_observations(view, space, -1, o);
-  EXPECT_EQ(obs.x.rows, 1u);
+  // Without multi-fidelity: the complete trial, and the pruned one imputed as no better than the median
+  // complete value (0.25) or its own last value (0.5), whichever is worse; the running one is pending.
+  ASSERT_EQ(obs.x.rows, 2u);
+  EXPECT_EQ(obs.values[0][0], 0.25);
+  EXPECT_EQ(obs.values[1][0], 0.5);
   EXPECT_EQ(obs.pending.rows, 1u);
 }
 

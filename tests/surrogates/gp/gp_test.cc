@@ -86,8 +86,10 @@ RefPosterior reference(const std::vector<Dimension>& dims, const Hyper& h, const
   for (size_t i = 0; i < n; ++i) z[i] = (y[i] - y_mean) / y_std;
   Eigen::FullPivLU<MatrixXd> lu(K);
   RefPosterior r;
-  r.mean = (Kq.transpose() * lu.solve(z)).array() * y_std + y_mean;
-  r.cov = (Kqq - Kq.transpose() * lu.solve(Kq)) * (y_std * y_std);
+  if (m > 0) {  // (Eigen's solve with a 0-column right-hand side binds a null reference)
+    r.mean = (Kq.transpose() * lu.solve(z)).array() * y_std + y_mean;
+    r.cov = (Kqq - Kq.transpose() * lu.solve(Kq)) * (y_std * y_std);
+  }
   r.log_marginal = -0.5 * z.dot(lu.solve(z)) - 0.5 * std::log(K.determinant()) -
                    0.5 * static_cast<double>(n) * std::log(2 * std::numbers::pi);
   return r;
