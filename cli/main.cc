@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "optuna_rdb.h"
 #include "run_cmd.h"
 
 namespace {
@@ -73,7 +74,8 @@ int main(int argc, char** argv) {
       register_create_study(app), register_studies(app), register_delete_study(app), register_trials(app),
       register_best(app),         register_ask(app),     register_tell(app),         register_report(app),
       register_should_prune(app), register_export(app),  register_plugins(app),
-      register_heartbeat(app),    register_fail_stale(app),  register_run(app)};
+      register_heartbeat(app),    register_fail_stale(app),  register_run(app),
+      register_import(app)};
 
   std::vector<std::string> args = join_negative_values(argc, argv);
   take_run_command(args);  // `bbo run ... -- COMMAND ARGS...`: the command is not bbo's to parse

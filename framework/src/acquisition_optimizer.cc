@@ -71,7 +71,8 @@ double objective(unsigned n, const double* z, double* grad, void* data) {
 
 // Refines x (value v) on the continuous coordinates; returns the evaluations spent.
 size_t refine_continuous(const Acquisition& acq, const std::vector<size_t>& cont, size_t max_evals, double radius,
-                         std::vector<double>& x, double& v) {
+                         const std::vector<double>& box_lo, const std::vector<double>& box_hi, std::vector<double>& x,
+                         double& v) {
   if (cont.empty() || max_evals == 0 || !std::isfinite(v)) return 0;
   LocalSearch c{&acq, x.size(), cont, x, std::vector<double>(x.size(), 0.0), Matrix(1, x.size()), acq.has_gradient(),
                 v,    x,        0};
@@ -82,8 +83,10 @@ size_t refine_continuous(const Acquisition& acq, const std::vector<size_t>& cont
   std::vector<double> lb(n, 0.0), ub(n, 1.0), z(n);
   for (unsigned i = 0; i < n; ++i) {
     z[i] = std::clamp(x[cont[i]], 0.0, 1.0);
-    lb[i] = std::max(0.0, z[i] - radius);
-    ub[i] = std::min(1.0, z[i] + radius);
+    lb[i] = std::max(box_lo[cont[i]], z[i] - radius);
+    ub[i] = std::min(box_hi[cont[i]], z[i] + radius);
+    if (lb[i] > ub[i]) lb[i] = ub[i] = std::clamp(z[i], box_lo[cont[i]], box_hi[cont[i]]);  // start outside the box
+    z[i] = std::clamp(z[i], lb[i], ub[i]);
   }
   nlopt_set_lower_bounds(opt, lb.data());
   nlopt_set_upper_bounds(opt, ub.data());
@@ -178,6 +181,21 @@ AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vecto
 
   // ---- Candidates: [uniform fallback] [seeds] [perturbations of seeds] [uniform] [Sobol] ----
   const size_t n = std::max<size_t>(options.n_candidates, 1);
+  const bool boxed = !options.box_lower.empty();
+  if (boxed && (options.box_lower.size() != d || options.box_upper.size() != d))
+    throw ValueError("optimize_acquisition: the box must have one lower and one upper bound per dimension");
+  std::vector<double> lo(d, 0.0), hi(d, 1.0);
+  if (boxed)
+    for (size_t k = 0; k < d; ++k)
+      if (dims[k].kind != DimensionKind::kCategorical) {
+        lo[k] = std::clamp(options.box_lower[k], 0.0, 1.0);
+        hi[k] = std::clamp(options.box_upper[k], lo[k], 1.0);
+      }
+  // Uniform/Sobol coordinates are mapped into the box; perturbations are clamped to it.
+  auto into_box = [&](std::vector<double>& v) {
+    if (boxed)
+      for (size_t k = 0; k < d; ++k) v[k] = lo[k] + v[k] * (hi[k] - lo[k]);
+  };
   std::uniform_real_distribution<double> unif(0.0, 1.0);
   std::normal_distribution<double> normal(0.0, 1.0);
   Matrix C(0, d);
@@ -188,6 +206,7 @@ AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vecto
   };
   std::vector<double> r(d);
   for (auto& v : r) v = unif(rng);
+  into_box(r);
   push(r.data());  // row 0: the uniform fallback
   std::vector<size_t> seed_rows;
   for (size_t i = 0; i < seeds.rows; ++i) {
@@ -211,13 +230,14 @@ AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vecto
         double v = s[k] + sigma * normal(rng);
         if (v < 0) v = -v;  // reflect at the faces
         if (v > 1) v = 2 - v;
-        r[k] = v;
+        r[k] = std::clamp(v, lo[k], hi[k]);
       }
     }
     push(r.data());
   }
   for (size_t m = 0; m < n_unif; ++m) {
     for (auto& v : r) v = unif(rng);
+    into_box(r);
     push(r.data());
   }
   size_t used = C.rows;
@@ -225,10 +245,15 @@ AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vecto
   if (n_qmc > 0) {
     if (options.sobol_candidates) {
       Matrix S = sobol_points(n_qmc, d, rng);
-      for (size_t m = 0; m < n_qmc; ++m) push(S.row(m));
+      for (size_t m = 0; m < n_qmc; ++m) {
+        r.assign(S.row(m), S.row(m) + d);
+        into_box(r);
+        push(r.data());
+      }
     } else {
       for (size_t m = 0; m < n_qmc; ++m) {
         for (auto& v : r) v = unif(rng);
+        into_box(r);
         push(r.data());
       }
     }
@@ -272,7 +297,7 @@ AcquisitionOptimum optimize_acquisition(const Acquisition& acq, const std::vecto
       double v = vals[s];
       size_t budget = options.max_local_evals;
       for (int round = 0; round < 3 && budget > 0; ++round) {
-        size_t spent = refine_continuous(acq, cont, budget, options.local_radius, x, v);
+        size_t spent = refine_continuous(acq, cont, budget, options.local_radius, lo, hi, x, v);
         budget -= std::min(budget, spent);
         if (disc.empty()) break;
         if (!refine_discrete(acq, dims, disc, std::max<size_t>(budget, 1), rng, x, v)) break;

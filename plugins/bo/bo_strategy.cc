@@ -83,6 +83,9 @@ std::vector<ParamSpec> bo_param_specs(const json& defaults) {
       {"local_search", "bool", def("local_search", true), "refine candidates (L-BFGS / derivative-free + discrete moves)"},
       {"local_radius", "float", def("local_radius", 0.1),
        "half-width of the box (unit-cube units) the continuous local search may move in from each start; 1: all"},
+      {"trust_region", "string", def("trust_region", "auto"),
+       "TuRBO-style trust region around the best point for the candidates: on | off | auto (single objective, "
+       ">= 5 dimensions)"},
       {"candidates", "string", def("candidates", "sobol"), "candidate points: sobol (scrambled) or uniform"},
       {"multi_fidelity", "bool", def("multi_fidelity", false),
        "fit on each trial's last reported intermediate value (COMPLETE, PRUNED, RUNNING), for use with pruners"},
@@ -120,6 +123,10 @@ BoOptions bo_options(const PluginParams& p) {
   o.optimizer.n_candidates = static_cast<size_t>(positive("n_candidates"));
   o.optimizer.n_local_starts = static_cast<size_t>(p.get_int("n_local_starts"));
   o.optimizer.local_search = p.get_bool("local_search") && o.optimizer.n_local_starts > 0;
+  o.trust_region = p.get_string("trust_region");
+  if (o.trust_region != "on" && o.trust_region != "off" && o.trust_region != "auto")
+    throw ConfigError("plugin '" + plugin + "': parameter 'trust_region' must be on, off or auto; got '" +
+                      o.trust_region + "'");
   o.optimizer.local_radius = p.get_float("local_radius");
   if (!(o.optimizer.local_radius > 0))
     throw ConfigError("plugin '" + plugin + "': parameter 'local_radius' must be > 0");
@@ -265,6 +272,35 @@ Observations gather_observations(const StudyView& study, const SearchSpace& spac
   return obs;
 }
 
+double trust_region_length(const std::vector<double>& values, size_t n_design, size_t d) {
+  const double kInit = 0.4, kMax = 1.6, kMin = 1.0 / 128;
+  const int succ_tol = 3, fail_tol = static_cast<int>(std::max<size_t>(4, d));
+  double length = kInit, best = HUGE_VAL;
+  int succ = 0, fail = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double v = values[i];
+    if (i >= n_design) {
+      if (v < best - 1e-3 * std::abs(best)) {
+        ++succ;
+        fail = 0;
+      } else {
+        ++fail;
+        succ = 0;
+      }
+      if (succ == succ_tol) {
+        length = std::min(2 * length, kMax);
+        succ = 0;
+      } else if (fail == fail_tol) {
+        length /= 2;
+        fail = 0;
+      }
+      if (length < kMin) length = kInit;
+    }
+    best = std::min(best, v);
+  }
+  return length;
+}
+
 BoStrategy::BoStrategy(const PluginParams& p) : options_(bo_options(p)), plugin_(p.plugin()) {
   // Fail at construction, not at the 11th ask, when the surrogate does not exist or rejects its parameters.
   models_["obj0"] = PluginRegistry::global().make_surrogate(options_.surrogate, options_.surrogate_params);
@@ -354,7 +390,36 @@ std::map<std::string, double> BoStrategy::sample_relative(const SampleContext& c
   Matrix seeds(n_seeds, d);
   for (size_t s = 0; s < n_seeds; ++s) std::copy(obs.x.row(order[s]), obs.x.row(order[s]) + d, seeds.row(s));
 
-  AcquisitionOptimum best = optimize_acquisition(*acq, problem.dims, options_.optimizer, ctx.rng, seeds);
+  AcquisitionOptimizerOptions optimizer = options_.optimizer;
+  const bool use_tr = n_obj == 1 && (options_.trust_region == "on" || (options_.trust_region == "auto" && d >= 5));
+  if (use_tr) {
+    // The results in trial order (complete trials; imputed pruned ones are left out of the success count).
+    std::vector<double> history;
+    for (const FrozenTrial& t : ctx.study.trials())
+      if (t.state == TrialState::kComplete && t.values.size() == 1 && std::isfinite(t.values[0]) && t.feasible())
+        history.push_back(ctx.study.directions()[0] == Direction::kMaximize ? -t.values[0] : t.values[0]);
+    double length = trust_region_length(history, static_cast<size_t>(options_.n_startup_trials), d);
+    // Per-dimension side lengths follow the model's lengthscales (normalized to a geometric mean of 1), as
+    // in TuRBO, when the surrogate reports them.
+    std::vector<double> weight(d, 1.0);
+    json st = keep[0]->state();
+    if (st.is_object() && st.contains("lengthscale") && st["lengthscale"].is_array() && st["lengthscale"].size() == d) {
+      double log_mean = 0.0;
+      for (size_t k = 0; k < d; ++k) log_mean += std::log(std::max(st["lengthscale"][k].get<double>(), 1e-12));
+      log_mean /= static_cast<double>(d);
+      for (size_t k = 0; k < d; ++k)
+        weight[k] = std::max(st["lengthscale"][k].get<double>(), 1e-12) / std::exp(log_mean);
+    }
+    optimizer.box_lower.resize(d);
+    optimizer.box_upper.resize(d);
+    const double* centre = seeds.row(0);  // the best (feasible) observation
+    for (size_t k = 0; k < d; ++k) {
+      double half = 0.5 * std::min(weight[k] * length, 2.0);
+      optimizer.box_lower[k] = std::clamp(centre[k] - half, 0.0, 1.0);
+      optimizer.box_upper[k] = std::clamp(centre[k] + half, 0.0, 1.0);
+    }
+  }
+  AcquisitionOptimum best = optimize_acquisition(*acq, problem.dims, optimizer, ctx.rng, seeds);
   // Fantasies cannot always push a batch apart (a GP that believes the objective noisy gains little certainty
   // from one more point at the same place, and UCB may stay at a corner). Evaluating a point that is already
   // being evaluated is never the best use of a worker, so such a proposal gives way to the design point.

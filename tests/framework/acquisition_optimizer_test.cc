@@ -252,3 +252,57 @@ TEST(AcquisitionOptimizer, OverheadIsSmall) {
 
 }  // namespace
 }  // namespace bbo
+
+namespace bbo {
+namespace {
+
+TEST(AcquisitionOptimizer, StaysInsideTheBoxAndFindsTheBestPointThere) {
+  // The unconstrained maximizer (0.9, 0.1) lies outside the box [0.2, 0.5] x [0.3, 0.6]; the best point inside
+  // is its corner (0.5, 0.3). Local search starting far away must not leave the box, with or without gradients.
+  std::vector<Dimension> dims(2);
+  for (bool gradient : {true, false}) {
+    Quadratic acq(dims, {0.9, 0.1}, {{}, {}}, gradient);
+    AcquisitionOptimizerOptions o;
+    o.n_candidates = 256;
+    o.local_radius = 1.0;
+    o.box_lower = {0.2, 0.3};
+    o.box_upper = {0.5, 0.6};
+    std::mt19937_64 rng(5);
+    AcquisitionOptimum best = optimize_acquisition(acq, dims, o, rng);
+    EXPECT_NEAR(best.x[0], 0.5, 1e-6) << "gradient " << gradient;
+    EXPECT_NEAR(best.x[1], 0.3, 1e-6) << "gradient " << gradient;
+  }
+}
+
+TEST(AcquisitionOptimizer, LocalSearchMovesAtMostLocalRadiusFromItsStart) {
+  // Maximizer at 0.9, candidates far below it: the best candidate (found with the same rng and no local
+  // search) is polished by exactly local_radius towards 0.9, no further.
+  std::vector<Dimension> dims(1);
+  Quadratic acq(dims, {0.9}, {{}}, true);
+  AcquisitionOptimizerOptions o;
+  o.n_candidates = 16;
+  o.n_local_starts = 1;
+  o.local_radius = 0.02;
+  o.box_lower = {0.0};
+  o.box_upper = {0.5};
+  std::mt19937_64 rng(1);
+  o.local_search = false;
+  double start = optimize_acquisition(acq, dims, o, rng).x[0];
+  ASSERT_LT(start, 0.48);
+  o.local_search = true;
+  std::mt19937_64 again(1);
+  EXPECT_NEAR(optimize_acquisition(acq, dims, o, again).x[0], start + 0.02, 1e-6);
+}
+
+TEST(AcquisitionOptimizer, RejectsABoxOfTheWrongSize) {
+  std::vector<Dimension> dims(2);
+  Quadratic acq(dims, {0.5, 0.5}, {{}, {}}, true);
+  AcquisitionOptimizerOptions o;
+  o.box_lower = {0.0};
+  o.box_upper = {1.0};
+  std::mt19937_64 rng(1);
+  EXPECT_THROW(optimize_acquisition(acq, dims, o, rng), ValueError);
+}
+
+}  // namespace
+}  // namespace bbo

@@ -127,6 +127,10 @@ struct AcquisitionOptimizerOptions {
   // corner (measured: 10-d sphere, most proposals at corners). The candidates already cover the cube, so
   // the local search only has to polish.
   double local_radius = 0.1;
+  // An optional box [box_lower, box_upper] (size d each, inside [0,1]) that the candidates and the continuous
+  // local search stay in, on every non-categorical coordinate (a trust region; discrete moves of grid
+  // coordinates may leave it); seeds are kept as given. Empty = the whole cube.
+  std::vector<double> box_lower, box_upper;
   bool sobol_candidates = true;  // false: uniform random candidates only
 };
 

@@ -235,6 +235,25 @@ TEST(BoStrategy, UnknownSurrogateOrBadParametersAreRefusedAtCreation) {
   EXPECT_THROW(Study::create(options("gp", {{"output_transform", "sqrt"}})), ConfigError);
 }
 
+TEST(BoTrustRegion, LengthFollowsTheSuccessAndFailureCounts) {
+  const size_t d = 5;  // failure tolerance max(4, d) = 5
+  // Design points never count.
+  EXPECT_DOUBLE_EQ(trust_region_length({9, 8, 7}, 3, d), 0.4);
+  // Three successes in a row double it; five failures in a row halve it.
+  EXPECT_DOUBLE_EQ(trust_region_length({9, 8, 7, 6}, 1, d), 0.8);
+  EXPECT_DOUBLE_EQ(trust_region_length({9, 9, 9, 9, 9, 9}, 1, d), 0.2);
+  // A tiny improvement (below 1e-3 relative) is a failure.
+  EXPECT_DOUBLE_EQ(trust_region_length({9, 8.9999, 8.9998, 8.9997, 8.9996, 8.9995}, 1, d), 0.2);
+  // The length is capped at 1.6 and restarts at 0.4 once below 1/128.
+  std::vector<double> up = {100};
+  for (int i = 0; i < 12; ++i) up.push_back(up.back() - 10);
+  EXPECT_DOUBLE_EQ(trust_region_length(up, 1, d), 1.6);
+  std::vector<double> down(1 + 5 * 6, 1.0);  // 6 halvings: 0.4 -> 0.00625 < 1/128 -> 0.4
+  EXPECT_DOUBLE_EQ(trust_region_length(down, 1, d), 0.4);
+  down.resize(1 + 5 * 5);
+  EXPECT_DOUBLE_EQ(trust_region_length(down, 1, d), 0.0125);
+}
+
 TEST(BoObservations, MultiFidelityModeUsesLastReportedValues) {
   Study study = Study::create(options("random", json::object()));
   for (int k = 0; k < 3; ++k) {
