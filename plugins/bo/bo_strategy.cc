@@ -272,15 +272,16 @@ Observations gather_observations(const StudyView& study, const SearchSpace& spac
   return obs;
 }
 
-double trust_region_length(const std::vector<double>& values, size_t n_design, size_t d) {
+TrustRegion trust_region_state(const std::vector<double>& values, size_t n_design, size_t d) {
   const double kInit = 0.4, kMax = 1.6, kMin = 1.0 / 128;
   const int succ_tol = 3, fail_tol = static_cast<int>(std::max<size_t>(4, d));
-  double length = kInit, best = HUGE_VAL;
+  TrustRegion tr{kInit, 0};
+  double best = HUGE_VAL;  // best value of the current run (since the last restart)
   int succ = 0, fail = 0;
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
     if (i >= n_design) {
-      if (v < best - 1e-3 * std::abs(best)) {
+      if (!std::isfinite(best) || v < best - 1e-3 * std::abs(best)) {
         ++succ;
         fail = 0;
       } else {
@@ -288,17 +289,22 @@ double trust_region_length(const std::vector<double>& values, size_t n_design, s
         succ = 0;
       }
       if (succ == succ_tol) {
-        length = std::min(2 * length, kMax);
+        tr.length = std::min(2 * tr.length, kMax);
         succ = 0;
       } else if (fail == fail_tol) {
-        length /= 2;
+        tr.length /= 2;
         fail = 0;
       }
-      if (length < kMin) length = kInit;
     }
     best = std::min(best, v);
+    if (tr.length < kMin) {
+      // Restart: a new run that forgets its predecessor's incumbent (the model keeps all the data).
+      tr = {kInit, i + 1};
+      best = HUGE_VAL;
+      succ = fail = 0;
+    }
   }
-  return length;
+  return tr;
 }
 
 BoStrategy::BoStrategy(const PluginParams& p) : options_(bo_options(p)), plugin_(p.plugin()) {
@@ -395,10 +401,26 @@ std::map<std::string, double> BoStrategy::sample_relative(const SampleContext& c
   if (use_tr) {
     // The results in trial order (complete trials; imputed pruned ones are left out of the success count).
     std::vector<double> history;
+    std::vector<std::vector<double>> points;
+    std::vector<double> unit;
     for (const FrozenTrial& t : ctx.study.trials())
-      if (t.state == TrialState::kComplete && t.values.size() == 1 && std::isfinite(t.values[0]) && t.feasible())
+      if (t.state == TrialState::kComplete && t.values.size() == 1 && std::isfinite(t.values[0]) && t.feasible() &&
+          encode_trial(t, space, unit)) {
         history.push_back(ctx.study.directions()[0] == Direction::kMaximize ? -t.values[0] : t.values[0]);
-    double length = trust_region_length(history, static_cast<size_t>(options_.n_startup_trials), d);
+        points.push_back(unit);
+      }
+    const TrustRegion tr = trust_region_state(history, static_cast<size_t>(options_.n_startup_trials), d);
+    const double length = tr.length;
+    const double* centre = seeds.row(0);  // the best (feasible) observation
+    if (tr.restart_at > 0) {
+      // After a restart the region moves to a new place: the first ask takes a fresh design point, later ones
+      // centre on the best point found since the restart.
+      if (tr.restart_at >= history.size()) return initial_design_->sample_relative(ctx, space);
+      size_t arg = tr.restart_at;
+      for (size_t i = tr.restart_at; i < history.size(); ++i)
+        if (history[i] < history[arg]) arg = i;
+      centre = points[arg].data();
+    }
     // Per-dimension side lengths follow the model's lengthscales (normalized to a geometric mean of 1), as
     // in TuRBO, when the surrogate reports them.
     std::vector<double> weight(d, 1.0);
@@ -412,7 +434,6 @@ std::map<std::string, double> BoStrategy::sample_relative(const SampleContext& c
     }
     optimizer.box_lower.resize(d);
     optimizer.box_upper.resize(d);
-    const double* centre = seeds.row(0);  // the best (feasible) observation
     for (size_t k = 0; k < d; ++k) {
       double half = 0.5 * std::min(weight[k] * length, 2.0);
       optimizer.box_lower[k] = std::clamp(centre[k] - half, 0.0, 1.0);

@@ -37,13 +37,19 @@ struct BoOptions {
   std::string trust_region = "auto";  // on | off | auto (on for single-objective studies with >= 5 dimensions)
 };
 
-// The side length (unit-cube units, before per-dimension scaling) of the TuRBO trust region after the
-// single-objective results `values` (minimized, in trial order; the design points first): it starts at 0.4,
-// doubles (up to 1.6) after 3 successes in a row, halves after max(4, d) failures in a row, and restarts at
-// 0.4 below 2^-7 (after Eriksson et al. 2019, TuRBO-1, which starts at 0.8: 0.4 measured better at 50-100
-// evaluations on the 6-10-d public functions). A success improves the best value by more than 1e-3·|best|.
-// Recomputed from the stored history at every ask, so it needs no state of its own.
-double trust_region_length(const std::vector<double>& values, size_t n_design, size_t d);
+// The TuRBO-style trust region after the single-objective results `values` (minimized, in trial order; the
+// first n_design are design points and never count): the side length (unit-cube units, before per-dimension
+// scaling) starts at 0.4, doubles (up to 1.6) after 3 successes in a row and halves after max(4, d) failures
+// in a row, a success improving the run's best by more than 1e-3·|best|. Below 1/128 the run restarts: length
+// 0.4 again, and restart_at = the index of the first result of the new run, whose best point becomes the
+// centre (after Eriksson et al. 2019, TuRBO-1, which starts at 0.8: 0.4 measured better at 50–100
+// evaluations on the 6–10-d public functions). Recomputed from the stored history at every ask, so the
+// strategy keeps no state of its own.
+struct TrustRegion {
+  double length;
+  size_t restart_at;  // 0: no restart yet
+};
+TrustRegion trust_region_state(const std::vector<double>& values, size_t n_design, size_t d);
 
 // The parameters shared by `bo` and its presets; `defaults` overrides the default values per preset.
 std::vector<ParamSpec> bo_param_specs(const json& defaults);

@@ -237,21 +237,38 @@ TEST(BoStrategy, UnknownSurrogateOrBadParametersAreRefusedAtCreation) {
 
 TEST(BoTrustRegion, LengthFollowsTheSuccessAndFailureCounts) {
   const size_t d = 5;  // failure tolerance max(4, d) = 5
+  auto length = [&](const std::vector<double>& v, size_t n_design) { return trust_region_state(v, n_design, d).length; };
   // Design points never count.
-  EXPECT_DOUBLE_EQ(trust_region_length({9, 8, 7}, 3, d), 0.4);
+  EXPECT_DOUBLE_EQ(length({9, 8, 7}, 3), 0.4);
   // Three successes in a row double it; five failures in a row halve it.
-  EXPECT_DOUBLE_EQ(trust_region_length({9, 8, 7, 6}, 1, d), 0.8);
-  EXPECT_DOUBLE_EQ(trust_region_length({9, 9, 9, 9, 9, 9}, 1, d), 0.2);
+  EXPECT_DOUBLE_EQ(length({9, 8, 7, 6}, 1), 0.8);
+  EXPECT_DOUBLE_EQ(length({9, 9, 9, 9, 9, 9}, 1), 0.2);
   // A tiny improvement (below 1e-3 relative) is a failure.
-  EXPECT_DOUBLE_EQ(trust_region_length({9, 8.9999, 8.9998, 8.9997, 8.9996, 8.9995}, 1, d), 0.2);
-  // The length is capped at 1.6 and restarts at 0.4 once below 1/128.
+  EXPECT_DOUBLE_EQ(length({9, 8.9999, 8.9998, 8.9997, 8.9996, 8.9995}, 1), 0.2);
+  // The length is capped at 1.6.
   std::vector<double> up = {100};
   for (int i = 0; i < 12; ++i) up.push_back(up.back() - 10);
-  EXPECT_DOUBLE_EQ(trust_region_length(up, 1, d), 1.6);
-  std::vector<double> down(1 + 5 * 6, 1.0);  // 6 halvings: 0.4 -> 0.00625 < 1/128 -> 0.4
-  EXPECT_DOUBLE_EQ(trust_region_length(down, 1, d), 0.4);
+  EXPECT_DOUBLE_EQ(length(up, 1), 1.6);
+  EXPECT_EQ(trust_region_state(up, 1, d).restart_at, 0u);
+}
+
+TEST(BoTrustRegion, RestartsBelowTheMinimumAndForgetsTheOldIncumbent) {
+  const size_t d = 5;
+  // 6 halvings (5 failures each): 0.4 -> 0.00625 < 1/128 -> a new run starting after the 31st result.
+  std::vector<double> down(1 + 5 * 6, 1.0);
+  TrustRegion tr = trust_region_state(down, 1, d);
+  EXPECT_DOUBLE_EQ(tr.length, 0.4);
+  EXPECT_EQ(tr.restart_at, down.size());
   down.resize(1 + 5 * 5);
-  EXPECT_DOUBLE_EQ(trust_region_length(down, 1, d), 0.0125);
+  EXPECT_DOUBLE_EQ(trust_region_state(down, 1, d).length, 0.0125);
+  EXPECT_EQ(trust_region_state(down, 1, d).restart_at, 0u);
+  // In the new run, results worse than the old incumbent (1.0) still count as successes against the run's own
+  // best: 5, 4, 3 double the length.
+  std::vector<double> again(1 + 5 * 6, 1.0);
+  for (double v : {5.0, 4.0, 3.0}) again.push_back(v);
+  tr = trust_region_state(again, 1, d);
+  EXPECT_DOUBLE_EQ(tr.length, 0.8);
+  EXPECT_EQ(tr.restart_at, 31u);
 }
 
 TEST(BoObservations, MultiFidelityModeUsesLastReportedValues) {
