@@ -73,7 +73,8 @@ std::vector<ParamSpec> bo_param_specs(const json& defaults) {
       {"surrogate", "string", def("surrogate", "gp"), "surrogate plugin modelling each objective and constraint"},
       {"surrogate_params", "json", def("surrogate_params", json::object()), "parameters of the surrogate plugin"},
       {"acquisition", "string", def("acquisition", "logei"),
-       "logei | ucb | pi | thompson | qlogei | random_quantile (studies with 2-3 objectives use EHVI)"},
+       "logei | ucb | pi | thompson | qlogei | random_quantile (studies with 2-3 objectives use EHVI); thompson "
+       "draws one joint sample over all candidates, O(n_candidates^3) with a GP: use n_candidates <= 500"},
       {"ucb_beta", "float", def("ucb_beta", 4.0), "exploration weight of ucb (mean - sqrt(beta) sd)"},
       {"mc_samples", "int", def("mc_samples", 128), "Monte-Carlo base samples of qlogei and ehvi"},
       {"n_startup_trials", "int", def("n_startup_trials", 10),
