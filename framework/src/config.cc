@@ -1,5 +1,6 @@
 #include "bbo/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -71,8 +72,8 @@ json node_to_json(const YAML::Node& n, const std::string& source) {
 // yaml-cpp does not check the encoding; a string that is not UTF-8 would only fail later, when the study's
 // JSON is written (nlohmann::json::dump throws a type_error). Found by tests/fuzz/fuzz_study_config, as was
 // the NUL case: yaml-cpp guesses UTF-32 from "\x16\0\0\0" and decodes garbage code points.
-void check_utf8(const std::string& text, const std::string& source) {
-  size_t line = 1;
+// Offset of the first byte that is not valid UTF-8 (or is NUL) in `text`, or npos.
+size_t invalid_utf8_at(const std::string& text) {
   for (size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
     size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
@@ -87,22 +88,53 @@ void check_utf8(const std::string& text, const std::string& source) {
       ok = !(c == 0xf0 && c1 < 0x90) && !(c == 0xf4 && c1 >= 0x90);
     }
     // A NUL byte is not allowed in YAML, and would make yaml-cpp take the text for UTF-16 or UTF-32.
-    if (!ok || c == 0) {
-      char hex[8];
-      std::snprintf(hex, sizeof hex, "0x%02X", c);
-      throw ConfigError(source + ":" + std::to_string(line) + ": " +
-                        (c == 0 ? std::string("NUL byte") : "invalid UTF-8 byte " + std::string(hex)) +
-                        " (study files must be UTF-8 text)");
-    }
-    if (c == '\n') ++line;
+    if (!ok || c == 0) return i;
     i += n;
+  }
+  return std::string::npos;
+}
+
+std::string describe_byte(unsigned char c) {
+  if (c == 0) return "NUL byte";
+  char hex[8];
+  std::snprintf(hex, sizeof hex, "0x%02X", c);
+  return "invalid UTF-8 byte " + std::string(hex);
+}
+
+void check_utf8(const std::string& text, const std::string& source) {
+  size_t at = invalid_utf8_at(text);
+  if (at == std::string::npos) return;
+  size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n'));
+  throw ConfigError(source + ":" + std::to_string(line) + ": " + describe_byte(static_cast<unsigned char>(text[at])) +
+                    " (study files must be UTF-8 text)");
+}
+
+// yaml-cpp decodes some escapes of double-quoted scalars to bytes that are not UTF-8 ("\N", NEL, becomes the
+// single byte 0x85), so a valid file can still produce invalid strings; every decoded scalar is checked too.
+// Found by tests/fuzz/fuzz_study_config.
+void check_scalars(const YAML::Node& n, const std::string& source) {
+  if (n.IsScalar()) {
+    size_t at = invalid_utf8_at(n.Scalar());
+    if (at != std::string::npos)
+      throw ConfigError(where(source, n) + ": a quoted string decodes to " +
+                        describe_byte(static_cast<unsigned char>(n.Scalar()[at])) +
+                        " (escapes such as \\N or \\x85 are not UTF-8; write the character itself)");
+  } else if (n.IsSequence()) {
+    for (const auto& c : n) check_scalars(c, source);
+  } else if (n.IsMap()) {
+    for (const auto& kv : n) {
+      check_scalars(kv.first, source);
+      check_scalars(kv.second, source);
+    }
   }
 }
 
 YAML::Node parse_yaml(const std::string& text, const std::string& source) {
   check_utf8(text, source);
   try {
-    return YAML::Load(text);
+    YAML::Node root = YAML::Load(text);
+    check_scalars(root, source);
+    return root;
   } catch (const YAML::Exception& e) {
     throw ConfigError(source + ":" + std::to_string(e.mark.line + 1) + ": malformed YAML: " + e.msg);
   }

@@ -89,6 +89,8 @@ TEST(StudyConfig, TextMustBeUtf8WithoutNul) {
   expect_config_error("name: s\nrun: {cmd: \xed\xa0\x80}\n", "invalid UTF-8 byte 0xED");  // a surrogate
   expect_config_error("name: s\nuser_attrs: {k: \xc0\xaf}\n", "invalid UTF-8");          // overlong '/'
   expect_config_error(std::string("\x16\0\0\0N3b\x02o5ErrorE=", 17), "study.yaml:1: NUL byte");
+  // Valid UTF-8 text whose quoted escape decodes to a non-UTF-8 byte: yaml-cpp turns "\N" (NEL) into 0x85.
+  expect_config_error("name: s\nuser_attrs: {k: \"x\\N\"}\n", "study.yaml:2: a quoted string decodes to invalid UTF-8 byte 0x85");
   expect_config_error("name: s\n\xff\xfe", "study.yaml:2");
   EXPECT_THROW(yaml_to_json("k: \"\xa6\"\n"), ConfigError);
   // Valid UTF-8 of every length still parses, and dumps.

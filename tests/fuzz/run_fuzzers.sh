@@ -6,6 +6,9 @@
 # timeout (10 s per input) or out-of-memory (2 GiB) stops that target; its input is saved as
 # BUILD_DIR/fuzz_artifacts/<target>/crash-<sha1> and the script exits 1 after running the other targets.
 # Reproduce with: BUILD_DIR/tests/fuzz/fuzz_<target> <that file>. Targets default to all five.
+# BBO_FUZZ_SEED=S fixes libFuzzer's seed and BBO_FUZZ_RUNS=N stops after N inputs (SECONDS still caps the time):
+# with both, a run explores the same inputs on every machine (CI uses this, so that it cannot fail at random;
+# fuzz without them to look for new bugs).
 set -uo pipefail
 
 build=${1:?usage: run_fuzzers.sh BUILD_DIR [SECONDS] [TARGET...]}
@@ -32,8 +35,11 @@ for t in "${targets[@]}"; do
   [[ -d $here/regressions/$t ]] && seeds+=("$here/regressions/$t")
   log=$build/fuzz_artifacts/$t.log
   echo "== fuzz_$t: ${seconds}s"
+  extra=()
+  [[ -n ${BBO_FUZZ_SEED:-} ]] && extra+=("-seed=$BBO_FUZZ_SEED")
+  [[ -n ${BBO_FUZZ_RUNS:-} ]] && extra+=("-runs=$BBO_FUZZ_RUNS")
   "$bin" "$work" "${seeds[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
-      -print_final_stats=1 -artifact_prefix="$artifacts/" >"$log" 2>&1
+      -print_final_stats=1 -artifact_prefix="$artifacts/" "${extra[@]}" >"$log" 2>&1
   status=$?
   grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb)' "$log" | tr '\n' ' '
   echo "(corpus: $(ls "$work" | wc -l) new inputs)"
