@@ -83,6 +83,21 @@ inline std::pair<int, std::string> run_capture(const std::vector<std::string>& a
 }
 
 // Parses "a=1 b=2.5 c=x" (the last line containing '=') into a map.
+// "a,b,,c" -> {"a", "b", "c"} (empty items dropped), and the same as integers.
+inline std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+inline std::vector<int> split_ints(const std::string& s) {
+  std::vector<int> out;
+  for (const auto& item : split(s)) out.push_back(std::stoi(item));
+  return out;
+}
+
 inline std::map<std::string, std::string> parse_kv(const std::string& text) {
   std::map<std::string, std::string> kv;
   std::istringstream lines(text);

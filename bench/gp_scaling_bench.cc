@@ -30,15 +30,6 @@ using namespace bbo::bench;
 
 namespace {
 
-std::vector<int> split_ints(const std::string& s) {
-  std::vector<int> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(std::stoi(item));
-  return out;
-}
-
 // A smooth function with several basins in [0,1]^d (values of order 1).
 double objective(const double* x, size_t d) {
   double v = 0.0;

@@ -98,23 +98,6 @@ void read_peer(const fs::path& file, const std::vector<int>& checkpoints, int se
   }
 }
 
-std::vector<int> split_ints(const std::string& s);
-
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-std::vector<int> split_ints(const std::string& s) {
-  std::vector<int> out;
-  for (const auto& item : split(s)) out.push_back(std::stoi(item));
-  return out;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {

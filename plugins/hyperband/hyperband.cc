@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "bbo/plugin.h"
+#include "plugins/common/pruning_objective.h"
 #include "bbo/pruner.h"
 
 namespace bbo {
@@ -109,17 +110,7 @@ class RungPruner : public Pruner {
 
  protected:
   int pruning_objective(const StudyView& study) const {
-    const size_t n = study.directions().size();
-    if (!objective_) {
-      if (n > 1)
-        throw ValueError(name_ + " pruner: multi-objective study: set parameter 'objective' to the index of the "
-                                 "objective to prune on");
-      return 0;
-    }
-    if (static_cast<size_t>(*objective_) >= n)
-      throw ValueError(name_ + " pruner: parameter 'objective' is " + std::to_string(*objective_) +
-                       " but the study has " + std::to_string(n) + " objective(s)");
-    return static_cast<int>(*objective_);
+    return pruners::pruning_objective(name_, objective_, study.directions().size());
   }
 
   // The max_resource in force: the fixed one, or the stored resolution of "auto", or (first time a COMPLETE

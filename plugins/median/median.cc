@@ -23,6 +23,7 @@
 
 #include "bbo/plugin.h"
 #include "bbo/pruner.h"
+#include "plugins/common/pruning_objective.h"
 
 namespace bbo {
 namespace {
@@ -105,16 +106,7 @@ class PercentilePrunerBase : public Pruner {
       if (n > 1) throw ValueError(name_ + " pruner: multi-objective studies are not supported");
       return 0;
     }
-    if (!objective_) {
-      if (n > 1)
-        throw ValueError(name_ + " pruner: multi-objective study: set parameter 'objective' to the index of the "
-                                 "objective to prune on");
-      return 0;
-    }
-    if (static_cast<size_t>(*objective_) >= n)
-      throw ValueError(name_ + " pruner: parameter 'objective' is " + std::to_string(*objective_) +
-                       " but the study has " + std::to_string(n) + " objective(s)");
-    return static_cast<int>(*objective_);
+    return pruners::pruning_objective(name_, objective_, n);
   }
 
   // Optuna's _is_first_in_interval_step: prune only at the first reported step of each interval, so a trial
