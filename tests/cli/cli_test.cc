@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bbo/error.h"
+#include "tests/cli/child_harness.h"
 
 extern char** environ;
 
@@ -26,18 +27,8 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Result = bbo::testing::ChildResult;
+const auto& read_file = bbo::testing::read_text_file;
 
 size_t count_lines(const std::string& s) {
   size_t n = 0;
@@ -46,58 +37,19 @@ size_t count_lines(const std::string& s) {
   return n;
 }
 
-class CliTest : public ::testing::Test {
+class CliTest : public bbo::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "bbo_cli_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    url_ = "sqlite:///" + (dir_ / "study.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
 
   // Runs `bbo args...` with `extra_env` ("K=V") added to (or overriding) the environment. BBO_STORAGE is
   // removed unless given, so the test never depends on the caller's shell.
   Result run(const std::vector<std::string>& args, const std::vector<std::string>& extra_env = {}) {
-    std::vector<std::string> argv_s = {BBO_CLI_BINARY};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-
-    std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv = *e;
-      if (kv.rfind("BBO_STORAGE=", 0) == 0) continue;
-      env_s.push_back(kv);
-    }
-    env_s.insert(env_s.end(), extra_env.begin(), extra_env.end());
-    std::vector<char*> envp;
-    for (auto& e : env_s) envp.push_back(e.data());
-    envp.push_back(nullptr);
-
+    std::vector<std::string> argv = {BBO_CLI_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
     fs::path out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    Result r;
-    if (rc != 0) {
-      ADD_FAILURE() << "posix_spawn failed: " << rc;
-      return r;
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(out);
-    r.err = read_file(err);
-    return r;
+    pid_t pid = bbo::testing::spawn_captured(
+        argv, [](const std::string& kv) { return kv.rfind("BBO_STORAGE=", 0) == 0; }, extra_env, out, err);
+    if (pid < 0) ADD_FAILURE() << "posix_spawn failed";
+    return bbo::testing::wait_captured(pid, out, err);
   }
 
   // Runs with --storage <this test's database>.
@@ -147,8 +99,6 @@ class CliTest : public ::testing::Test {
     EXPECT_EQ(trials_snapshot(study), before);
   }
 
-  fs::path dir_;
-  std::string url_;
 };
 
 const char* kShortSpace = R"({"x": {"type": "float", "low": -2, "high": 3}, "n": {"type": "int", "low": 1, "high": 4}})";

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bbo/error.h"
+#include "tests/cli/child_harness.h"
 
 extern char** environ;
 
@@ -29,50 +30,15 @@ namespace fs = std::filesystem;
 
 constexpr const char* kPython = "/usr/bin/python3";
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using Result = bbo::testing::ChildResult;
+const auto& read_file = bbo::testing::read_text_file;
 
 // Runs argv[0] (an absolute path) with stdout/stderr captured in files under `dir`; BBO_STORAGE is removed
 // from the environment so the test never depends on the caller's shell.
 Result spawn(const fs::path& dir, std::vector<std::string> argv_s) {
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string kv = *e;
-    if (kv.rfind("BBO_STORAGE=", 0) == 0 || kv.rfind("PYTHON", 0) == 0) continue;
-    env_s.push_back(kv);
-  }
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  Result r;
-  if (rc != 0) return r;
-  int status = 0;
-  waitpid(pid, &status, 0);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = read_file(out);
-  r.err = read_file(err);
-  return r;
+  const fs::path out = dir / "stdout.txt", err = dir / "stderr.txt";
+  auto drop = [](const std::string& kv) { return kv.rfind("BBO_STORAGE=", 0) == 0 || kv.rfind("PYTHON", 0) == 0; };
+  return bbo::testing::wait_captured(bbo::testing::spawn_captured(std::move(argv_s), drop, {}, out, err), out, err);
 }
 
 // Whether /usr/bin/python3 can import optuna (checked once per test binary).
@@ -144,18 +110,8 @@ std::string sqlite_scalar(const fs::path& db, const std::string& sql) {
   return out;
 }
 
-class OptunaInteropTest : public ::testing::Test {
+class OptunaInteropTest : public bbo::testing::TempDirTest {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "bbo_optuna_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    url_ = "sqlite:///" + (dir_ / "study.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
 
   Result bbo(std::vector<std::string> args) {
     args.insert(args.begin(), BBO_CLI_BINARY);
@@ -207,8 +163,6 @@ class OptunaInteropTest : public ::testing::Test {
     }
   }
 
-  fs::path dir_;
-  std::string url_;
 };
 
 // The trial fields both sides keep, for comparing two studies (ids, times and attrs aside). Values count for

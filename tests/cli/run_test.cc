@@ -26,6 +26,7 @@
 
 #include "bbo/error.h"
 #include "cli/run_report.h"
+#include "tests/cli/child_harness.h"
 
 extern char** environ;
 
@@ -35,19 +36,10 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
+struct Result : bbo::testing::ChildResult {
   double seconds = 0;
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+const auto& read_file = bbo::testing::read_text_file;
 
 void write_file(const fs::path& p, const std::string& text, bool executable = false) {
   std::ofstream(p) << text;
@@ -63,60 +55,33 @@ bool wait_for(const std::function<bool()>& cond, double seconds) {
   return cond();
 }
 
-class RunTest : public ::testing::Test {
+class RunTest : public bbo::testing::TempDirTest {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "bbo_run_test_XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    TempDirTest::SetUp();
     out_ = dir_ / "out";
     fs::create_directories(out_);
-    url_ = "sqlite:///" + (dir_ / "study.db").string();
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   // Spawns `bbo args...` with OUT=<out dir> in its environment (the scripts write there); BBO_* variables of
   // the caller are dropped. Returns the pid; finish() waits for it.
   pid_t start(const std::vector<std::string>& args) {
-    std::vector<std::string> argv_s = {BBO_CLI_BINARY};
-    argv_s.insert(argv_s.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_s) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    env_s_.clear();
-    for (char** e = environ; *e != nullptr; ++e) {
-      std::string kv = *e;
-      if (kv.rfind("BBO_", 0) == 0 && kv.rfind("BBO_PLUGIN_PATH=", 0) != 0) continue;
-      env_s_.push_back(kv);
-    }
-    env_s_.push_back("OUT=" + out_.string());
-    std::vector<char*> envp;
-    for (auto& e : env_s_) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, (dir_ / "stdout.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, (dir_ / "stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = 0;
-    int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    EXPECT_EQ(rc, 0) << "posix_spawn failed";
+    std::vector<std::string> argv = {BBO_CLI_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto drop = [](const std::string& kv) { return kv.rfind("BBO_", 0) == 0 && kv.rfind("BBO_PLUGIN_PATH=", 0) != 0; };
+    pid_t pid = bbo::testing::spawn_captured(argv, drop, {"OUT=" + out_.string()}, dir_ / "stdout.txt",
+                                             dir_ / "stderr.txt");
+    EXPECT_GT(pid, 0) << "posix_spawn failed";
     started_ = Clock::now();
-    return rc == 0 ? pid : -1;
+    return pid;
   }
 
   Result finish(pid_t pid) {
     Result r;
     if (pid <= 0) return r;
-    int status = 0;
-    waitpid(pid, &status, 0);
+    static_cast<bbo::testing::ChildResult&>(r) =
+        bbo::testing::wait_captured(pid, dir_ / "stdout.txt", dir_ / "stderr.txt");
     r.seconds = std::chrono::duration<double>(Clock::now() - started_).count();
-    r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = read_file(dir_ / "stdout.txt");
-    r.err = read_file(dir_ / "stderr.txt");
     return r;
   }
 
@@ -159,9 +124,7 @@ class RunTest : public ::testing::Test {
     return p.string();
   }
 
-  fs::path dir_, out_;
-  std::string url_;
-  std::vector<std::string> env_s_;
+  fs::path out_;
   Clock::time_point started_;
 };
 
