@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/storage/child_process.h"
+#include "tests/storage/multiprocess_checks.h"
 #include "bbo/error.h"
 #include "bbo/storage.h"
 #include "storage_conformance.h"
@@ -233,62 +234,11 @@ TEST(SqliteStorage, DeletingAStudyRemovesItsRows) {
 }
 
 TEST(SqliteStorage, ProcessesSharingOneFileNumberTrialsWithoutGapsOrDuplicates) {
-  std::string path = temp_dir().fresh_file();
-  int64_t study_id = bbo::open_storage(url_of(path))->create_study("mp", {bbo::Direction::kMinimize}, {});
-  constexpr int kProcesses = 4;
-  constexpr int kTrials = 40;
-  std::vector<pid_t> children;
-  for (int p = 0; p < kProcesses; ++p) {
-    children.push_back(spawn([&, p] {
-      auto s = bbo::open_storage(url_of(path));
-      for (int i = 0; i < kTrials; ++i) {
-        auto t = s->create_trial(study_id);
-        s->set_trial_param(t.id, "x", 0.5, kUnit);
-        s->set_trial_intermediate_value(t.id, 0, 0, p);
-        s->finish_trial(t.id, bbo::TrialState::kComplete, {static_cast<double>(p)}, {});
-      }
-    }));
-  }
-  for (pid_t c : children) EXPECT_EQ(wait_exit_code(c), 0);
-  auto s = bbo::open_storage(url_of(path));
-  auto trials = s->get_trials(study_id);
-  ASSERT_EQ(trials.size(), static_cast<size_t>(kProcesses * kTrials));
-  std::vector<int> per_process(kProcesses, 0);
-  for (size_t i = 0; i < trials.size(); ++i) {
-    EXPECT_EQ(trials[i].number, static_cast<int64_t>(i));
-    EXPECT_EQ(trials[i].state, bbo::TrialState::kComplete);
-    ASSERT_EQ(trials[i].values.size(), 1u);
-    ++per_process.at(static_cast<size_t>(trials[i].values[0]));
-  }
-  for (int n : per_process) EXPECT_EQ(n, kTrials);
-  EXPECT_EQ(s->get_study(study_id).n_trials, kProcesses * kTrials);
+  bbo::testing::expect_processes_number_trials_without_gaps(url_of(temp_dir().fresh_file()), 4, 40);
 }
 
 TEST(SqliteStorage, ProcessesClaimEachWaitingTrialOnce) {
-  std::string path = temp_dir().fresh_file();
-  int64_t study_id = 0;
-  constexpr int kWaiting = 24;
-  {
-    auto s = bbo::open_storage(url_of(path));
-    study_id = s->create_study("claim", {bbo::Direction::kMinimize}, {});
-    bbo::FrozenTrial w;
-    w.state = bbo::TrialState::kWaiting;
-    for (int i = 0; i < kWaiting; ++i) s->create_trial(study_id, &w);
-  }
-  std::vector<pid_t> children;
-  for (int p = 0; p < 4; ++p) {
-    children.push_back(spawn([&, p] {
-      auto s = bbo::open_storage(url_of(path));
-      // Finishing a trial twice would throw TrialStateError and fail the child.
-      while (auto t = s->claim_waiting_trial(study_id)) {
-        s->finish_trial(t->id, bbo::TrialState::kComplete, {static_cast<double>(p)}, {});
-      }
-    }));
-  }
-  for (pid_t c : children) EXPECT_EQ(wait_exit_code(c), 0);
-  auto s = bbo::open_storage(url_of(path));
-  EXPECT_EQ(s->count_trials(study_id, {bbo::TrialState::kComplete}), kWaiting);
-  EXPECT_EQ(s->count_trials(study_id), kWaiting);
+  bbo::testing::expect_processes_claim_each_waiting_trial_once(url_of(temp_dir().fresh_file()), 24);
 }
 
 TEST(SqliteStorage, ReopensCleanlyAfterAWriterIsKilled) {
