@@ -188,25 +188,23 @@ class Base : public Acquisition {
   void fantasize_pending(const AcquisitionProblem& p, Matrix& front_y) {
     const Matrix& P = p.pending;
     std::vector<std::vector<double>> obj_mean(obj_.size()), con_mean(con_.size());
-    bool obj_conditioned = true;
-    for (size_t k = 0; k < obj_.size(); ++k) {
-      obj_mean[k] = obj_[k]->predict(P).mean;
-      auto f = obj_[k]->condition_on(P, obj_mean[k]);
-      if (f) {
-        owned_.push_back(f);
-        obj_[k] = f.get();
-      } else {
-        obj_conditioned = false;
+    // Replaces each model by its fantasy where it can be conditioned; true when all of them could.
+    auto condition_all = [&](std::vector<const Surrogate*>& models, std::vector<std::vector<double>>& means) {
+      bool all = true;
+      for (size_t k = 0; k < models.size(); ++k) {
+        means[k] = models[k]->predict(P).mean;
+        auto f = models[k]->condition_on(P, means[k]);
+        if (f) {
+          owned_.push_back(f);
+          models[k] = f.get();
+        } else {
+          all = false;
+        }
       }
-    }
-    for (size_t j = 0; j < con_.size(); ++j) {
-      con_mean[j] = con_[j]->predict(P).mean;
-      auto f = con_[j]->condition_on(P, con_mean[j]);
-      if (f) {
-        owned_.push_back(f);
-        con_[j] = f.get();
-      }
-    }
+      return all;
+    };
+    const bool obj_conditioned = condition_all(obj_, obj_mean);
+    condition_all(con_, con_mean);
     if (obj_conditioned) {
       for (size_t i = 0; i < P.rows; ++i) {
         bool ok = true;
