@@ -308,7 +308,7 @@ TrustRegion trust_region_state(const std::vector<double>& values, size_t n_desig
   return tr;
 }
 
-BoStrategy::BoStrategy(const PluginParams& p) : options_(bo_options(p)), plugin_(p.plugin()) {
+BoStrategy::BoStrategy(const PluginParams& p) : options_(bo_options(p)) {
   // Fail at construction, not at the 11th ask, when the surrogate does not exist or rejects its parameters.
   models_["obj0"] = PluginRegistry::global().make_surrogate(options_.surrogate, options_.surrogate_params);
   initial_design_ = PluginRegistry::global().make_strategy("sobol", json::object());
@@ -317,7 +317,8 @@ BoStrategy::BoStrategy(const PluginParams& p) : options_(bo_options(p)), plugin_
 SearchSpace BoStrategy::relative_space(const StudyView& study) { return intersection_space(study); }
 
 std::shared_ptr<Surrogate> BoStrategy::fit_model(const SampleContext& ctx, const std::string& role,
-                                                 const FitInput& base, std::vector<double> y, size_t d) {
+                                                 const FitInput& base, std::vector<double> y) {
+  const size_t d = base.X.cols;
   auto& model = models_[role];
   if (!model) model = PluginRegistry::global().make_surrogate(options_.surrogate, options_.surrogate_params);
   // The warm start lives in storage, not in this object, so that a process that just loaded the study
@@ -370,13 +371,13 @@ std::map<std::string, double> BoStrategy::sample_relative(const SampleContext& c
     for (size_t i = 0; i < n; ++i) y[i] = obs.values[i][k];
     y = transform_values(y, options_.output_transform);
     for (size_t i = 0; i < n; ++i) problem.observed_y(i, k) = y[i];
-    keep.push_back(fit_model(ctx, "obj" + std::to_string(k), base, std::move(y), d));
+    keep.push_back(fit_model(ctx, "obj" + std::to_string(k), base, std::move(y)));
     problem.objectives.push_back(keep.back().get());
   }
   for (size_t j = 0; j < n_con; ++j) {
     std::vector<double> c(n);
     for (size_t i = 0; i < n; ++i) c[i] = problem.observed_c(i, j) = obs.constraints[i][j];
-    keep.push_back(fit_model(ctx, "con" + std::to_string(j), base, std::move(c), d));
+    keep.push_back(fit_model(ctx, "con" + std::to_string(j), base, std::move(c)));
     problem.constraints.push_back(keep.back().get());
   }
 

@@ -81,10 +81,9 @@ class BoStrategy : public Strategy {
 
  private:
   std::shared_ptr<Surrogate> fit_model(const SampleContext& ctx, const std::string& role, const FitInput& base,
-                                       std::vector<double> y, size_t d);
+                                       std::vector<double> y);
 
   BoOptions options_;
-  std::string plugin_;
   std::shared_ptr<Strategy> initial_design_;
   std::map<std::string, std::shared_ptr<Surrogate>> models_;  // by role: "obj0", "con1", ...
 };

@@ -115,7 +115,7 @@ TEST(BoStrategy, BatchProposalsAvoidEachOther) {
   // With a declared space every ask stores its parameters at once, so the later points of a batch see the
   // earlier ones as pending (fantasies) and move away from them.
   StudyOptions o = options("gp", json::object(), 9);
-  o.search_space.add("x", FloatDistribution{0, 1});
+  o.search_space.add("x", FloatDistribution{0, 1, false, std::nullopt});
   Study study = Study::create(o);
   for (int k = 0; k < 12; ++k) {
     Trial t = study.ask();
@@ -283,7 +283,7 @@ TEST(BoObservations, MultiFidelityModeUsesLastReportedValues) {
     // k == 2 stays running
   }
   SearchSpace space;
-  space.add("x", FloatDistribution{0, 1});
+  space.add("x", FloatDistribution{0, 1, false, std::nullopt});
   BoOptions o;
   o.multi_fidelity = true;
   StudyView view(study.storage(), study.storage().get_study(study.id()));
