@@ -1,4 +1,5 @@
-// bbo best: the best trial of a single-objective study, the Pareto front of a multi-objective one.
+// bbo best: the best trial of a single-objective study, the Pareto front of a multi-objective one, and what
+// the `auto` strategy chose for the study (its system attr strategy_choice).
 #include <iostream>
 
 #include "common.h"
@@ -19,10 +20,16 @@ int run(const BestOptions& o) {
     throw NotFoundError("study '" + o.study + "' has no COMPLETE feasible trial yet (" +
                         std::to_string(s.info.n_trials) + " trials)");
   Format f = o.format.format();
+  // What the `auto` strategy chose and why (plugins/auto), when it has chosen.
+  const json* choice = s.info.system_attrs.contains("strategy_choice") ? &s.info.system_attrs["strategy_choice"] : nullptr;
   if (f == Format::kJson && s.info.directions.size() == 1) {
-    std::cout << to_json(best[0]).dump(2) << '\n';  // one trial: an object, not an array
+    json j = to_json(best[0]);  // one trial: an object, not an array
+    if (choice) j["strategy_choice"] = *choice;
+    std::cout << j.dump(2) << '\n';
   } else {
     print_trials(std::cout, best, s.info.directions.size(), f, /*full=*/false);
+    if (choice && f == Format::kTable)
+      std::cout << "strategy auto chose " << choice->value("strategy", "?") << ": " << choice->value("reason", "") << '\n';
   }
   return kExitOk;
 }

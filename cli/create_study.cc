@@ -126,7 +126,7 @@ Command register_create_study(CLI::App& app) {
   cmd->add_option("--study", o->study, "Study name");
   cmd->add_option("--direction", o->directions,
                   "minimize or maximize; repeat for a multi-objective study (default: minimize)");
-  cmd->add_option("--strategy", o->strategy, "Strategy plugin name or alias (default: random)");
+  cmd->add_option("--strategy", o->strategy, "Strategy plugin name or alias (default: auto)");
   o->strategy_params_opt =
       cmd->add_option("--strategy-params", o->strategy_params, "Strategy parameters as a JSON object");
   cmd->add_option("--pruner", o->pruner, "Pruner plugin name, or none (default: none)");

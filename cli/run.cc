@@ -890,6 +890,10 @@ int run_command(const RunOptions& o) {
     options.load_if_exists = true;  // another `bbo run` may have created it meanwhile
     study.emplace(Study::create(options, storage));
   }
+  // The budget, for strategies that plan by it (`auto`): this run's trials, or the study's total.
+  const int64_t budget = s.total_trials ? *s.total_trials
+                                        : storage->count_trials(study->id()) + s.trials.value_or(0);
+  storage->set_study_system_attr(study->id(), "budget", {{"n_trials", budget}, {"workers", s.workers}});
   Runner runner(*study, std::move(s), std::move(space), url);
   return runner.run();
 }

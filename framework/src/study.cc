@@ -30,10 +30,10 @@ class StudyImpl : public std::enable_shared_from_this<StudyImpl> {
       : storage(std::move(s)), view(*storage, std::move(info)) {
     const json& sys = view.info().system_attrs;
     if (sys.contains("search_space")) view.set_declared_space(SearchSpace::from_json(sys["search_space"]));
-    std::string sname = "random", pname = "none";
+    std::string sname = "auto", pname = "none";
     json sparams = json::object(), pparams = json::object();
     if (sys.contains("strategy")) {
-      sname = sys["strategy"].value("name", "random");
+      sname = sys["strategy"].value("name", "auto");
       sparams = sys["strategy"].value("params", json::object());
     }
     if (sys.contains("pruner")) {

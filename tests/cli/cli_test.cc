@@ -141,6 +141,20 @@ TEST_F(CliTest, CreateAskReportTellRoundTripsThroughTrialsJson) {
   EXPECT_EQ(best["values"], json::array({1.25}));
 }
 
+// The default strategy is `auto`: with a declared space it chooses at the first ask, and `bbo best` says what
+// it chose and why.
+TEST_F(CliTest, BestShowsWhatTheAutoStrategyChose) {
+  create("s", {"--search-space", kShortSpace});
+  ok({"ask", "--study", "s"});
+  ok({"tell", "--study", "s", "--trial", "0", "--value", "2"});
+  Result table = ok({"best", "--study", "s"});
+  EXPECT_NE(table.out.find("strategy auto chose gp (trials 0-199), then cmaes: 2 dims (1 continuous, 1 integer"),
+            std::string::npos) << table.out;
+  json best = ok_json({"best", "--study", "s", "--format", "json"});
+  EXPECT_EQ(best["strategy_choice"]["phases"][0]["strategy"], "gp");
+  EXPECT_EQ(best["strategy_choice"]["phases"][1]["strategy"], "cmaes");
+}
+
 TEST_F(CliTest, AskAcceptsOptunaDistributionJson) {
   create("s");
   std::string space = R"({

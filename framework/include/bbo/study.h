@@ -29,7 +29,7 @@ struct StudyOptions {
   std::string name;
   std::string storage = "memory:";  // a URL for open_storage
   std::vector<Direction> directions = {Direction::kMinimize};
-  std::string strategy = "random";  // plugin name or alias
+  std::string strategy = "auto";    // plugin name or alias; auto picks one (plugins/auto, docs/plugins.md)
   json strategy_params = json::object();
   std::string pruner = "none";      // "none" or a pruner plugin name
   json pruner_params = json::object();
