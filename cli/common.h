@@ -69,6 +69,9 @@ Command register_export(CLI::App& app);
 Command register_plugins(CLI::App& app);
 Command register_heartbeat(CLI::App& app);   // heartbeat.cc
 Command register_fail_stale(CLI::App& app);  // heartbeat.cc
+Command register_importance(CLI::App& app);  // importance.cc
+Command register_dashboard(CLI::App& app);   // dashboard.cc
+Command register_plot(CLI::App& app);        // plot.cc
 
 // ---- parsing helpers
 

@@ -75,7 +75,8 @@ int main(int argc, char** argv) {
       register_best(app),         register_ask(app),     register_tell(app),         register_report(app),
       register_should_prune(app), register_export(app),  register_plugins(app),
       register_heartbeat(app),    register_fail_stale(app),  register_run(app),
-      register_import(app)};
+      register_import(app),       register_dashboard(app),   register_importance(app),
+      register_plot(app)};
 
   std::vector<std::string> args = join_negative_values(argc, argv);
   take_run_command(args);  // `bbo run ... -- COMMAND ARGS...`: the command is not bbo's to parse
