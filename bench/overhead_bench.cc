@@ -33,7 +33,7 @@ namespace {
 constexpr int kParams = 5;
 constexpr int kWideParams = 10;
 // Part 2's strategies, in the order printed.
-const char* const kStrategies[] = {"random", "sobol", "cmaes", "de", "cbo", "sa"};
+const char* const kStrategies[] = {"random", "sobol", "cmaes", "de", "cbo", "sa", "tpe"};
 
 // Optuna's CmaEsSampler on peers/optuna_overhead.py's loop with d parameters: prints
 // "cmaes ms/trial d=<d> n=<n>: <ms>".

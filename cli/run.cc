@@ -85,6 +85,13 @@ struct RunSettings {
 
 // ---- reading the settings
 
+// This machine's name ("localhost" when it has none).
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "localhost";
+  return buf;
+}
+
 std::vector<std::string> split_gpus(const std::string& text, const std::string& where) {
   std::vector<std::string> out;
   std::string cur;
@@ -317,8 +324,8 @@ class Runner {
  private:
   enum class Outcome { kComplete, kPruned, kFail };
 
-  void worker();
-  void run_trial(Trial& trial);
+  void worker(int slot);
+  void run_trial(Trial& trial, int slot);
   void heartbeat_loop();
   void finish_trial(Trial& trial, Outcome outcome, const std::vector<double>& values, const std::string& reason,
                     double seconds);
@@ -332,6 +339,7 @@ class Runner {
   RunSettings s_;
   SearchSpace space_;
   std::string storage_url_;
+  std::string worker_prefix_ = host_name() + ":" + std::to_string(getpid()) + "/";  // + slot
   size_t n_objectives_ = 1;
   bool has_pruner_ = false;
   double heartbeat_interval_ = 10.0;
@@ -378,9 +386,9 @@ int Runner::run() {
   std::thread hb([this] { heartbeat_loop(); });
   std::vector<std::thread> workers;
   for (int i = 0; i < s_.workers; ++i) {
-    workers.emplace_back([this] {
+    workers.emplace_back([this, i] {
       try {
-        worker();
+        worker(i);
       } catch (const std::exception& e) {
         {
           std::lock_guard lk(mu_);
@@ -447,7 +455,7 @@ void Runner::request_stop(int level, const std::string& reason) {
   }
 }
 
-void Runner::worker() {
+void Runner::worker(int slot) {
   for (;;) {
     {
       std::lock_guard lk(mu_);
@@ -482,7 +490,7 @@ void Runner::worker() {
       finish_trial(*trial, Outcome::kFail, {}, reason + " before the trial started", 0.0);
       return;
     }
-    run_trial(*trial);
+    run_trial(*trial, slot);
   }
 }
 
@@ -506,7 +514,7 @@ void Runner::release_gpu(int g) {
   --gpu_load_[static_cast<size_t>(g)];
 }
 
-void Runner::run_trial(Trial& trial) {
+void Runner::run_trial(Trial& trial, int slot) {
   const int64_t number = trial.number();
   const auto t0 = Clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(Clock::now() - t0).count(); };
@@ -533,6 +541,8 @@ void Runner::run_trial(Trial& trial) {
     return;
   }
   study_.storage().set_trial_system_attr(trial.id(), "log_file", log_path);
+  // Which worker ran it (host, process, slot): `bbo plot timeline` and the dashboard draw one row per worker.
+  study_.storage().set_trial_system_attr(trial.id(), "worker", worker_prefix_ + std::to_string(slot));
 
   std::vector<std::string> argv;
   for (const auto& a : s_.command) argv.push_back(substitute(a, texts));

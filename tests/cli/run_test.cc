@@ -22,6 +22,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+
+#include <regex>
 #include <nlohmann/json.hpp>
 
 #include "bbo/error.h"
@@ -182,6 +184,9 @@ TEST_F(RunTest, ParametersReachArgsEnvironmentAndJsonFile) {
     EXPECT_EQ(pj, p);
     EXPECT_TRUE(pj["n"].is_number_integer());
     EXPECT_TRUE(fs::exists(t["system_attrs"]["log_file"].get<std::string>()));
+    // host:pid/slot of the worker that ran it (one worker here: slot 0).
+    EXPECT_TRUE(std::regex_match(t["system_attrs"]["worker"].get<std::string>(), std::regex(R"(.+:\d+/0)")))
+        << t["system_attrs"];
   }
 }
 
