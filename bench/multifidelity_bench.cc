@@ -1,6 +1,6 @@
 // bench/multifidelity_bench.cc — multi-fidelity quality: regret against cumulative training epochs on synthetic
-// learning-curve problems, for random search at full budget, random + hyperband, random + ASHA, cqr + ASHA and
-// gp + hyperband (the last two when those strategies are registered), beside Optuna TPE with its
+// learning-curve problems, for random search at full budget, random + hyperband, random + ASHA, cqr + ASHA,
+// gp + hyperband, tpe + hyperband and auto + hyperband (the model-based ones when registered), beside Optuna TPE with its
 // HyperbandPruner and SuccessiveHalvingPruner, and Optuna RandomSampler + HyperbandPruner (the pruners alone),
 // on the same problems and seeds (bench/optuna_multifidelity.py, run at the same time in a child process).
 //
@@ -315,6 +315,8 @@ int main(int argc, char** argv) {
         {"random+asha", "random", json::object(), "successive_halving", sha},
         {"cqr+asha", "cqr", {{"multi_fidelity", true}}, "successive_halving", sha},
         {"gp+hyperband", "gp", {{"multi_fidelity", true}}, "hyperband", hb},
+        {"tpe+hyperband", "tpe", json::object(), "hyperband", hb},
+        {"auto+hyperband", "auto", json::object(), "hyperband", hb},  // what a user gets by default
     };
     const auto wanted_methods = split(arg_value(argc, argv, "--methods").value_or(""));
     std::vector<Method> methods;
@@ -468,6 +470,8 @@ int main(int argc, char** argv) {
     }
     for (const auto& [ours, theirs] : std::vector<std::pair<std::string, std::string>>{
              {"cqr+asha", "optuna tpe+hyperband"},
+             {"tpe+hyperband", "optuna tpe+hyperband"},
+             {"auto+hyperband", "optuna tpe+hyperband"},
              {"random+hyperband", "optuna tpe+hyperband"},
              {"random+hyperband", "optuna random+hyperband"},
              {"random+asha", "optuna tpe+sha"}}) {
