@@ -104,11 +104,11 @@ int run(const CreateStudyOptions& o) {
                      .dump(2)
               << '\n';
   } else if (existed) {
-    std::cout << "Opened existing study '" << study.name() << "' (id " << study.id() << ") in " << options.storage
+    std::cout << "Opened existing study '" << study.name() << "' (id " << study.id() << ") in " << redact_storage_url(options.storage)
               << '\n';
   } else {
     std::cout << "Created study '" << study.name() << "' (id " << study.id() << ", "
-              << format_directions(study.directions()) << ", seed " << study.seed() << ") in " << options.storage
+              << format_directions(study.directions()) << ", seed " << study.seed() << ") in " << redact_storage_url(options.storage)
               << '\n';
   }
   return kExitOk;

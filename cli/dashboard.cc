@@ -26,7 +26,7 @@ int run(const DashboardOptions& o) {
   dashboard::serve(api, so, [&](const std::string& url) {
     // The URL is the first line on stdout (tests and scripts read it, notably with --port 0).
     std::cout << url << std::endl;
-    std::cerr << "bbo dashboard: serving " << o.storage.resolve() << " at " << url
+    std::cerr << "bbo dashboard: serving " << redact_storage_url(o.storage.resolve()) << " at " << url
               << (o.allow_write ? " (writes allowed)" : " (read-only)") << "; Ctrl-C stops" << std::endl;
   });
   return kExitOk;

@@ -15,7 +15,7 @@ int run(const DeleteStudyOptions& o) {
   std::string url = o.storage.resolve();
   OpenStudy s = open_study(url, o.study);
   s.storage->delete_study(s.info.id);
-  std::cout << "Deleted study '" << o.study << "' (" << s.info.n_trials << " trials) from " << url << '\n';
+  std::cout << "Deleted study '" << o.study << "' (" << s.info.n_trials << " trials) from " << redact_storage_url(url) << '\n';
   return kExitOk;
 }
 

@@ -40,7 +40,7 @@ int run(const StudiesOptions& o) {
     return kExitOk;
   }
   if (studies.empty() && f == Format::kTable) {
-    std::cout << "No studies in " << url << '\n';
+    std::cout << "No studies in " << redact_storage_url(url) << '\n';
     return kExitOk;
   }
   Table t;

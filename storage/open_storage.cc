@@ -178,4 +178,6 @@ std::unique_ptr<Storage> open_storage(const std::string& url) {
   throw ConfigError("unknown storage URL '" + url + "'");
 }
 
+std::string redact_storage_url(const std::string& url) { return storage_internal::redact_storage_url(url); }
+
 }  // namespace bbo

@@ -27,6 +27,14 @@ TEST(OpenStorage, MemoryUrlOpensAnEmptyStore) {
   EXPECT_TRUE(s->list_studies().empty());
 }
 
+// The public redaction the CLI prints URLs through (the parser's own tests cover the cases in depth).
+TEST(OpenStorage, RedactStorageUrlHidesPasswords) {
+  EXPECT_EQ(bbo::redact_storage_url("postgresql://tuner:s3cret@db.example/bbo"), "postgresql://tuner:***@db.example/bbo");
+  EXPECT_EQ(bbo::redact_storage_url("postgresql://tuner@db/bbo?password=s3cret&sslmode=require"),
+            "postgresql://tuner@db/bbo?password=***&sslmode=require");
+  EXPECT_EQ(bbo::redact_storage_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+}
+
 TEST(OpenStorage, UnknownSchemeIsAConfigErrorNamingTheUrl) {
   EXPECT_THROW(bbo::open_storage("mysql://x/y"), bbo::ConfigError);
   EXPECT_NE(message_of([] { bbo::open_storage("mysql://x/y"); }).find("mysql://x/y"), std::string::npos);
@@ -86,16 +94,16 @@ TEST(StorageUrl, ParsesWithoutOpening) {
 // so a query password stayed visible when the host or the user info also held that text.
 TEST(StorageUrl, RedactHidesEveryPassword) {
   using bbo::storage_internal::redact_storage_url;
-  EXPECT_EQ(redact_storage_url("postgresql://u:secret@h:5432/db?sslmode=disable"),
+  EXPECT_EQ(bbo::redact_storage_url("postgresql://u:secret@h:5432/db?sslmode=disable"),
             "postgresql://u:***@h:5432/db?sslmode=disable");
-  EXPECT_EQ(redact_storage_url("postgres://h/db?user=u&password=secret"), "postgres://h/db?user=u&password=***");
-  EXPECT_EQ(redact_storage_url("postgres://dpassword=b.example.org/db?user=u&password=secret"),
+  EXPECT_EQ(bbo::redact_storage_url("postgres://h/db?user=u&password=secret"), "postgres://h/db?user=u&password=***");
+  EXPECT_EQ(bbo::redact_storage_url("postgres://dpassword=b.example.org/db?user=u&password=secret"),
             "postgres://dpassword=b.example.org/db?user=u&password=***");
-  EXPECT_EQ(redact_storage_url("postgresql://u:one@h/db?password=two&x=1"), "postgresql://u:***@h/db?password=***&x=1");
-  EXPECT_EQ(redact_storage_url("postgresql://u@h/db?%70assword=secret"), "postgresql://u@h/db?%70assword=***");
-  EXPECT_EQ(redact_storage_url("postgresql://u@h/db"), "postgresql://u@h/db");
-  EXPECT_EQ(redact_storage_url("postgresql://h:5432/db"), "postgresql://h:5432/db");
-  EXPECT_EQ(redact_storage_url("sqlite:///x.db"), "sqlite:///x.db");
+  EXPECT_EQ(bbo::redact_storage_url("postgresql://u:one@h/db?password=two&x=1"), "postgresql://u:***@h/db?password=***&x=1");
+  EXPECT_EQ(bbo::redact_storage_url("postgresql://u@h/db?%70assword=secret"), "postgresql://u@h/db?%70assword=***");
+  EXPECT_EQ(bbo::redact_storage_url("postgresql://u@h/db"), "postgresql://u@h/db");
+  EXPECT_EQ(bbo::redact_storage_url("postgresql://h:5432/db"), "postgresql://h:5432/db");
+  EXPECT_EQ(bbo::redact_storage_url("sqlite:///x.db"), "sqlite:///x.db");
 }
 
 TEST(OpenStorage, NowIsMicrosecondsSinceTheEpoch) {

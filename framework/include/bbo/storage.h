@@ -112,6 +112,9 @@ class Storage {
 // and ConfigError for an unknown scheme. Defined in storage/open_storage.cc (compiled into libbbo).
 std::unique_ptr<Storage> open_storage(const std::string& url);
 
+// `url` with any password hidden ("postgresql://user:***@host/db", "...?password=***"): what to print.
+std::string redact_storage_url(const std::string& url);
+
 // Now, in microseconds since the Unix epoch (the local clock).
 int64_t now_us();
 
