@@ -84,6 +84,13 @@ void require_some(const std::vector<const FrozenTrial*>& v, const StudyInfo& stu
                      objective_name(study, k) + " to plot");
 }
 
+std::vector<const FrozenTrial*> value_trials(const StudyInfo& study, const std::vector<FrozenTrial>& trials, int k) {
+  check_objective(study, k);
+  auto done = complete_trials(trials, k);
+  require_some(done, study, k);
+  return done;
+}
+
 std::vector<ParamInfo> collect_params(const std::vector<const FrozenTrial*>& trials) {
   std::map<std::string, const Distribution*> latest;
   for (const FrozenTrial* t : trials)

@@ -31,6 +31,8 @@ std::string objective_label(const StudyInfo& study, int k);
 std::vector<const FrozenTrial*> complete_trials(const std::vector<FrozenTrial>& trials, int k);
 // Throws ValueError ("study 'S' has no COMPLETE trial with a finite value ...") when `v` is empty.
 void require_some(const std::vector<const FrozenTrial*>& v, const StudyInfo& study, int k);
+// What every value plot starts with: check_objective, then the complete trials, required to be some.
+std::vector<const FrozenTrial*> value_trials(const StudyInfo& study, const std::vector<FrozenTrial>& trials, int k);
 
 // A parameter as drawn: its distribution (from the latest trial that has it) and axis kind.
 struct ParamInfo {

@@ -53,9 +53,7 @@ std::string importance_label(double v) {
 
 std::string render_contour(const Input& in) {
   const int k = in.options.objective;
-  check_objective(in.study, k);
-  const auto done = complete_trials(in.trials, k);
-  require_some(done, in.study, k);
+  const auto done = value_trials(in.study, in.trials, k);
   const auto all = collect_params(done);
   std::vector<ParamInfo> two;
   std::string how;
@@ -165,9 +163,7 @@ std::string render_contour(const Input& in) {
 
 std::string render_parallel(const Input& in) {
   const int k = in.options.objective;
-  check_objective(in.study, k);
-  const auto done = complete_trials(in.trials, k);
-  require_some(done, in.study, k);
+  const auto done = value_trials(in.study, in.trials, k);
   const auto params = select_params(collect_params(done), in.options.params, in.study);
   if (params.empty()) throw ValueError("study '" + in.study.name + "' has no params to plot");
   std::vector<const FrozenTrial*> usable;
@@ -244,9 +240,7 @@ std::string render_parallel(const Input& in) {
 
 std::string render_importance(const Input& in) {
   const int k = in.options.objective;
-  check_objective(in.study, k);
-  const auto done = complete_trials(in.trials, k);
-  require_some(done, in.study, k);
+  const auto done = value_trials(in.study, in.trials, k);
   std::vector<std::string> requested;
   for (const auto& p : select_params(collect_params(done), in.options.params, in.study)) requested.push_back(p.name);
   if (in.options.params.empty()) requested.clear();  // the analysis picks the params common to all trials

@@ -42,9 +42,7 @@ double jitter(int64_t number) {
 
 std::string render_history(const Input& in) {
   const int k = in.options.objective;
-  check_objective(in.study, k);
-  const auto done = complete_trials(in.trials, k);
-  require_some(done, in.study, k);
+  const auto done = value_trials(in.study, in.trials, k);
   const bool maxi = maximizing(in.study, k);
 
   // Best so far among feasible trials; the trials that improved it are always drawn.
@@ -117,9 +115,7 @@ std::string render_history(const Input& in) {
 
 std::string render_slice(const Input& in) {
   const int k = in.options.objective;
-  check_objective(in.study, k);
-  const auto done = complete_trials(in.trials, k);
-  require_some(done, in.study, k);
+  const auto done = value_trials(in.study, in.trials, k);
   const auto params = select_params(collect_params(done), in.options.params, in.study);
   if (params.empty()) throw ValueError("study '" + in.study.name + "' has no params to plot");
 
