@@ -1,4 +1,4 @@
-// bo.cc — the `bo` strategy plugin and its presets (`gp`, `cqr`): one class, different parameter defaults.
+// bo.cc — the `bo` strategy plugin and its presets (`gp`, `cqr`, `bnn`): one class, different parameter defaults.
 #include "plugins/bo/bo_strategy.h"
 
 BBO_PLUGIN(bbo::strategy_entry<bbo::bo::BoStrategy>(
@@ -17,4 +17,9 @@ BBO_PLUGIN(bbo::strategy_entry<bbo::bo::BoStrategy>(
                                         {"acquisition", "random_quantile"},
                                         {"local_search", false},
                                         {"n_candidates", 2000},
-                                        {"candidates", "uniform"}})))
+                                        {"candidates", "uniform"}})),
+           bbo::strategy_entry<bbo::bo::BoStrategy>(
+               "bnn", {"bnn-bo"},
+               "Bayesian optimization with a Bayesian neural network surrogate (a deep ensemble of 5 MLPs; "
+               "surrogate_params {\"variant\": \"sghmc\"} for SGHMC posterior samples) and LogEI",
+               bbo::bo::bo_param_specs({{"surrogate", "bnn"}})))

@@ -1,5 +1,6 @@
 // The `gp` surrogate plugin: a thin Surrogate adapter over bbo::gp::GpModel (gp_core.h holds the model).
 #include <memory>
+#include <string>
 
 #include "bbo/error.h"
 #include "bbo/plugin.h"
@@ -37,6 +38,13 @@ class GpSurrogate final : public Surrogate {
     o.warm_budget = p.get_float("warm_budget");
     o.subset_size = static_cast<int>(p.get_int("subset_size"));
     o.fit_tolerance = p.get_float("fit_tolerance");
+    const std::string kernel = p.get_string("kernel");
+    if (kernel != "matern52" && kernel != "nngp")
+      throw ConfigError("plugin 'gp': parameter 'kernel' must be matern52 or nngp, got '" + kernel + "'");
+    o.nngp = kernel == "nngp";
+    const int64_t depth = p.get_int("nngp_depth");
+    if (depth < 1 || depth > 16) throw ConfigError("plugin 'gp': parameter 'nngp_depth' must be in [1, 16]");
+    o.nngp_depth = static_cast<int>(depth);
     if (o.n_restarts < 1) throw ConfigError("plugin 'gp': parameter 'n_restarts' must be >= 1");
     if (o.warm_restarts < 0) throw ConfigError("plugin 'gp': parameter 'warm_restarts' must be >= 0");
     if (o.max_fit_evals < 1) throw ConfigError("plugin 'gp': parameter 'max_fit_evals' must be >= 1");
@@ -60,4 +68,7 @@ BBO_PLUGIN(bbo::surrogate_entry<bbo::GpSurrogate>(
      {"max_fit_evals", "int", 120, "log-posterior evaluations per start, at most"},
      {"warm_budget", "float", 1.2e10, "warm fit: per-start evaluations capped at warm_budget / n^3 (min 8)"},
      {"subset_size", "int", 300, "a cold fit with more points searches on a random subset of this size, then polishes on all"},
-     {"fit_tolerance", "float", 1e-3, "L-BFGS stops when the log posterior improves by less than this"}}))
+     {"fit_tolerance", "float", 1e-3, "L-BFGS stops when the log posterior improves by less than this"},
+     {"kernel", "string", "matern52",
+      "matern52 | nngp (infinite-width ReLU network: arc-cosine recursion, ARD input weight variances, bias variance)"},
+     {"nngp_depth", "int", 2, "hidden layers of the nngp kernel"}}))

@@ -31,6 +31,8 @@ constexpr double kMinLengthscale = 5e-3, kMaxLengthscale = 1e4;
 constexpr double kMinSignal = 1e-3, kMaxSignal = 1e2;
 constexpr double kMinNoise = 1e-6, kMaxNoise = 10.0;
 constexpr double kMinWarp = 0.1, kMaxWarp = 10.0;
+constexpr double kMinBias = 1e-4, kMaxBias = 1e2;  // σ_b² of the nngp kernel
+constexpr double kBiasPriorSd = 1.0;
 
 bool is_categorical(const std::vector<Dimension>& dims, size_t j) {
   return dims[j].kind == DimensionKind::kCategorical;
@@ -150,7 +152,68 @@ std::vector<size_t> warped_coordinates(const std::vector<Dimension>& dims, bool 
   return w;
 }
 
+// nngp: K^0 between the (warped) rows of A and B, and its diagonal.
+MatrixXd nngp_base(const std::vector<Dimension>& dims, const Hyper& h, const MatrixXd& A, const MatrixXd& B) {
+  MatrixXd K = MatrixXd::Constant(A.rows(), B.rows(), h.bias);
+  for (size_t j = 0; j < dims.size(); ++j) {
+    const double w = 1.0 / (h.lengthscale[j] * h.lengthscale[j]);
+    if (is_categorical(dims, j)) {
+      for (Eigen::Index k = 0; k < B.rows(); ++k) K.col(k).array() += w * (A.col(j).array() == B(k, j)).cast<double>();
+    } else {
+      K.noalias() += w * (A.col(j).array() - 0.5).matrix() * (B.col(j).array() - 0.5).matrix().transpose();
+    }
+  }
+  return K;
+}
+
+VectorXd nngp_base_diagonal(const std::vector<Dimension>& dims, const Hyper& h, const MatrixXd& A) {
+  VectorXd k = VectorXd::Constant(A.rows(), h.bias);
+  for (size_t j = 0; j < dims.size(); ++j) {
+    const double w = 1.0 / (h.lengthscale[j] * h.lengthscale[j]);
+    if (is_categorical(dims, j))
+      k.array() += w;
+    else
+      k.array() += w * (A.col(j).array() - 0.5).square();
+  }
+  return k;
+}
+
+// One ReLU layer of the NNGP recursion with σ_w² = 2: F = (√(k_aa k_bb − k_ab²) + (π − θ) k_ab) / π, and its
+// partial derivatives (finite everywhere: the 1/sin θ terms of the chain rule cancel).
+struct ArcCos {
+  double value, d_ab, d_aa, d_bb;
+};
+inline ArcCos arccos_layer(double kab, double kaa, double kbb) {
+  const double nn = std::sqrt(kaa * kbb);
+  const double c = nn > 0 ? std::clamp(kab / nn, -1.0, 1.0) : 1.0;
+  const double theta = std::acos(c);
+  const double S = nn * std::sqrt(std::max(1.0 - c * c, 0.0));
+  ArcCos r;
+  r.value = (S + (std::numbers::pi - theta) * kab) / std::numbers::pi;
+  r.d_ab = (std::numbers::pi - theta) / std::numbers::pi;
+  r.d_aa = kaa > 0 ? S / (2 * std::numbers::pi * kaa) : 0.0;
+  r.d_bb = kbb > 0 ? S / (2 * std::numbers::pi * kbb) : 0.0;
+  return r;
+}
+
 }  // namespace
+
+MatrixXd nngp_kernel(const std::vector<Dimension>& dims, const Hyper& h, int depth, const MatrixXd& A,
+                     const MatrixXd& B) {
+  MatrixXd K = nngp_base(dims, h, A, B);
+  VectorXd da = nngp_base_diagonal(dims, h, A), db = nngp_base_diagonal(dims, h, B);
+  for (int l = 0; l < depth; ++l) {
+    for (Eigen::Index k = 0; k < K.cols(); ++k)
+      for (Eigen::Index i = 0; i < K.rows(); ++i) K(i, k) = h.bias + arccos_layer(K(i, k), da[i], db[k]).value;
+    da.array() += h.bias;  // F(k, k, k) = k: each layer adds σ_b² to the diagonal
+    db.array() += h.bias;
+  }
+  return h.signal * K;
+}
+
+VectorXd nngp_diagonal(const std::vector<Dimension>& dims, const Hyper& h, int depth, const MatrixXd& A) {
+  return h.signal * (nngp_base_diagonal(dims, h, A).array() + depth * h.bias).matrix();
+}
 
 double matern52(double r2) {
   double rho = std::sqrt(5.0 * r2);
@@ -163,7 +226,7 @@ MapObjective::MapObjective(const std::vector<Dimension>& dims, const MatrixXd& X
                            const GpOptions& options)
     : dims_(dims), X_(X), z_(z), options_(options), d_(dims.size()) {
   warped_ = warped_coordinates(dims, options.warping);
-  n_params_ = d_ + 1 + (options.deterministic ? 0 : 1) + 2 * warped_.size();
+  n_params_ = d_ + 1 + (options.deterministic ? 0 : 1) + (options.nngp ? 1 : 0) + 2 * warped_.size();
   ls_mu_ = std::numbers::sqrt2 + 0.5 * std::log(static_cast<double>(std::max<size_t>(d_, 1)));
   ls_sigma_ = std::sqrt(3.0);
 }
@@ -175,6 +238,7 @@ Hyper MapObjective::unpack(const double* t) const {
   size_t p = d_;
   h.signal = std::exp(t[p++]);
   h.noise = options_.deterministic ? options_.fixed_noise : std::exp(t[p++]);
+  if (options_.nngp) h.bias = std::exp(t[p++]);
   if (options_.warping) {
     h.warp_a.assign(d_, 1.0);
     h.warp_b.assign(d_, 1.0);
@@ -191,6 +255,7 @@ std::vector<double> MapObjective::pack(const Hyper& h) const {
   for (size_t j = 0; j < d_; ++j) t.push_back(std::log(h.lengthscale[j]));
   t.push_back(std::log(h.signal));
   if (!options_.deterministic) t.push_back(std::log(h.noise));
+  if (options_.nngp) t.push_back(std::log(h.bias));
   for (size_t j : warped_) {
     t.push_back(std::log(h.warp_a.empty() ? 1.0 : h.warp_a[j]));
     t.push_back(std::log(h.warp_b.empty() ? 1.0 : h.warp_b[j]));
@@ -211,6 +276,10 @@ void MapObjective::bounds(std::vector<double>& lo, std::vector<double>& hi) cons
     lo.push_back(std::log(kMinNoise));
     hi.push_back(std::log(kMaxNoise));
   }
+  if (options_.nngp) {
+    lo.push_back(std::log(kMinBias));
+    hi.push_back(std::log(kMaxBias));
+  }
   for (size_t k = 0; k < 2 * warped_.size(); ++k) {
     lo.push_back(std::log(kMinWarp));
     hi.push_back(std::log(kMaxWarp));
@@ -228,6 +297,7 @@ std::vector<double> MapObjective::prior_start(std::mt19937_64* rng) const {
     t.push_back(rng ? std::log(1e-6) + std::uniform_real_distribution<double>(0.0, 1.0)(*rng) * std::log(1e5)
                     : std::log(1e-2));
   }
+  if (options_.nngp) t.push_back(draw(0.0, kBiasPriorSd));
   for (size_t k = 0; k < 2 * warped_.size(); ++k) t.push_back(draw(0.0, kWarpPriorSd));
   std::vector<double> lo, hi;
   bounds(lo, hi);
@@ -263,6 +333,13 @@ double MapObjective::value(const double* theta, double* grad) {
     if (want_grad) grad[p] += (kNoiseShape - 1) - kNoiseRate * h.noise;
     ++p;
   }
+  const size_t bias_index = p;
+  if (options_.nngp) {
+    double u = theta[p] / kBiasPriorSd;
+    lp += -0.5 * u * u;
+    if (want_grad) grad[p] += -u / kBiasPriorSd;
+    ++p;
+  }
   const size_t warp_index = p;
   for (size_t k = 0; k < 2 * warped_.size(); ++k) {
     double u = theta[p + k] / kWarpPriorSd;
@@ -270,6 +347,7 @@ double MapObjective::value(const double* theta, double* grad) {
     if (want_grad) grad[p + k] += -u / kWarpPriorSd;
   }
   if (n == 0) return lp;
+  if (options_.nngp) return lp + nngp_log_likelihood(h, grad, noise_index, bias_index, warp_index);
 
   // Everything below works on the lower triangle only (all matrices are symmetric), one column at a time:
   // half the work of full matrices, and each column segment stays in cache across the coordinates.
@@ -352,6 +430,83 @@ double MapObjective::value(const double* theta, double* grad) {
   return ll + lp;
 }
 
+double MapObjective::nngp_log_likelihood(const Hyper& h, double* grad, size_t noise_index, size_t bias_index,
+                                         size_t warp_index) {
+  const Eigen::Index n = X_.rows();
+  const bool want_grad = grad != nullptr;
+  const bool warp_grad = want_grad && !warped_.empty();
+  const int depth = options_.nngp_depth;
+  warp_matrix(h, warped_, X_, Xt_, warp_grad ? &dXa_ : nullptr, warp_grad ? &dXb_ : nullptr);
+  layers_.resize(static_cast<size_t>(depth) + 1);
+  layers_[0] = nngp_base(dims_, h, Xt_, Xt_);
+  for (int l = 1; l <= depth; ++l) {
+    const MatrixXd& P = layers_[static_cast<size_t>(l) - 1];
+    MatrixXd& K = layers_[static_cast<size_t>(l)];
+    K.resize(n, n);
+    for (Eigen::Index k = 0; k < n; ++k)
+      for (Eigen::Index i = 0; i < n; ++i) K(i, k) = h.bias + arccos_layer(P(i, k), P(i, i), P(k, k)).value;
+  }
+  K_ = h.signal * layers_.back();
+  K_.diagonal().array() += h.noise;
+  double jitter = 0.0;
+  if (!cholesky_with_jitter(K_, L_, jitter)) return -std::numeric_limits<double>::infinity();
+  VectorXd alpha = L_.triangularView<Eigen::Lower>().solve(z_);
+  L_.triangularView<Eigen::Lower>().transpose().solveInPlace(alpha);
+  const double log_det = 2.0 * L_.diagonal().array().log().sum();
+  const double ll =
+      -0.5 * z_.dot(alpha) - 0.5 * log_det - 0.5 * static_cast<double>(n) * std::log(2 * std::numbers::pi);
+  if (!want_grad) return ll;
+
+  // ∂ll/∂θ = ½ tr(Q ∂K/∂θ), Q = α αᵀ − K⁻¹, back-propagated through the layers: A is the adjoint of K^l.
+  inverse_from_cholesky_lower(L_, K_);
+  MatrixXd Q = alpha * alpha.transpose();
+  Q -= K_.selfadjointView<Eigen::Lower>().toDenseMatrix();
+  grad[d_] += 0.5 * h.signal * Q.cwiseProduct(layers_.back()).sum();  // ∂K/∂log s² = s² K^L
+  if (!options_.deterministic) grad[noise_index] += 0.5 * h.noise * Q.trace();
+  MatrixXd A = (0.5 * h.signal) * Q;
+  double bias_sum = 0.0;
+  for (int l = depth; l >= 1; --l) {
+    const MatrixXd& P = layers_[static_cast<size_t>(l) - 1];
+    bias_sum += A.sum();
+    MatrixXd next(n, n);
+    VectorXd diag = VectorXd::Zero(n);
+    for (Eigen::Index k = 0; k < n; ++k)
+      for (Eigen::Index i = 0; i < n; ++i) {
+        ArcCos a = arccos_layer(P(i, k), P(i, i), P(k, k));
+        next(i, k) = A(i, k) * a.d_ab;
+        diag[i] += A(i, k) * a.d_aa;
+        diag[k] += A(i, k) * a.d_bb;
+      }
+    next.diagonal() += diag;
+    A = std::move(next);
+  }
+  bias_sum += A.sum();
+  grad[bias_index] += h.bias * bias_sum;
+  for (size_t j = 0; j < d_; ++j) {
+    const double w = 1.0 / (h.lengthscale[j] * h.lengthscale[j]);
+    double s = 0.0;
+    if (is_categorical(dims_, j)) {
+      for (Eigen::Index k = 0; k < n; ++k)
+        s += (A.col(k).array() * (Xt_.col(j).array() == Xt_(k, j)).cast<double>()).sum();
+    } else {
+      const VectorXd u = Xt_.col(j).array() - 0.5;
+      s = u.dot(A * u);
+    }
+    grad[j] += -2.0 * w * s;  // ∂/∂log ℓ_j of w = 1/ℓ_j² is −2w
+  }
+  if (warp_grad) {
+    for (size_t wi = 0; wi < warped_.size(); ++wi) {
+      const size_t j = warped_[wi];
+      const double w = 1.0 / (h.lengthscale[j] * h.lengthscale[j]);
+      const VectorXd u = Xt_.col(j).array() - 0.5;
+      const VectorXd dx = 2.0 * w * (A * u);  // ∂ll/∂x̃_·j (A symmetric)
+      grad[warp_index + 2 * wi] += dx.dot(dXa_.col(j));
+      grad[warp_index + 2 * wi + 1] += dx.dot(dXb_.col(j));
+    }
+  }
+  return ll;
+}
+
 // ---- GpModel -----------------------------------------------------------------------------------------------
 
 namespace {
@@ -379,10 +534,12 @@ void validate(const FitInput& in) {
 }
 
 // The warm start as a θ vector, or empty when it does not fit this model (it is only a hint).
-std::vector<double> warm_theta(const json& st, const MapObjective& obj, size_t d, bool warping) {
+std::vector<double> warm_theta(const json& st, const MapObjective& obj, size_t d, bool warping, bool nngp) {
   try {
     if (!st.is_object() || st.value("model", "") != "gp" || st.at("d").get<size_t>() != d) return {};
+    if (st.value("kernel", std::string("matern52")) != (nngp ? "nngp" : "matern52")) return {};
     Hyper h;
+    if (nngp) h.bias = st.at("bias").get<double>();
     h.lengthscale = st.at("lengthscale").get<std::vector<double>>();
     h.signal = st.at("signal").get<double>();
     h.noise = st.at("noise").get<double>();
@@ -461,7 +618,7 @@ void GpModel::fit(const FitInput& in) {
   fit_evals_ = 0;
   if (n >= 2) {
     std::mt19937_64 rng(in.seed ^ 0x9e3779b97f4a7c15ULL);
-    std::vector<double> warm = warm_theta(in.warm_start, obj, d, options_.warping);
+    std::vector<double> warm = warm_theta(in.warm_start, obj, d, options_.warping, options_.nngp);
     const double n3 = std::pow(static_cast<double>(n), 3.0);
     const int warm_evals =
         std::max(8, static_cast<int>(std::min<double>(options_.max_fit_evals, options_.warm_budget / n3 + 1e-9)));
@@ -616,11 +773,25 @@ void GpModel::cross_r2(const MatrixXd& A, const MatrixXd& B, MatrixXd& r2) const
   ::bbo::gp::cross_r2(dims_, hyper_.lengthscale, A, B, r2);
 }
 
+void GpModel::kernel(const MatrixXd& At, const MatrixXd& Bt, MatrixXd& K) const {
+  if (options_.nngp) {
+    K = nngp_kernel(dims_, hyper_, options_.nngp_depth, At, Bt);
+    return;
+  }
+  MatrixXd r2;
+  cross_r2(At, Bt, r2);
+  matern_from_r2(r2, hyper_.signal, K, nullptr);
+}
+
+VectorXd GpModel::prior_variance(const MatrixXd& At) const {
+  if (options_.nngp) return nngp_diagonal(dims_, hyper_, options_.nngp_depth, At);
+  return VectorXd::Constant(At.rows(), hyper_.signal);
+}
+
 void GpModel::factorize() {
   warp(X_, Xt_, nullptr);
-  MatrixXd r2, K;
-  cross_r2(Xt_, Xt_, r2);
-  matern_from_r2(r2, hyper_.signal, K, nullptr);
+  MatrixXd K;
+  kernel(Xt_, Xt_, K);
   K.diagonal().array() += hyper_.noise;
   if (!cholesky_with_jitter(K, L_, jitter_))
     throw Error("gp: the kernel matrix (n = " + std::to_string(X_.rows()) +
@@ -651,22 +822,26 @@ Prediction GpModel::predict(const Matrix& Xq) const {
   Prediction p;
   p.mean.assign(m, y_mean_);
   p.variance.assign(m, hyper_.signal * y_std_ * y_std_);
-  if (!fitted_ || X_.rows() == 0 || m == 0) return p;
-  MatrixXd Xt, r2, Kq;
+  if (!fitted_ || m == 0) return p;
+  MatrixXd Xt, Kq;
   warp(to_eigen(Xq), Xt, nullptr);
+  const VectorXd prior = prior_variance(Xt);
+  if (X_.rows() == 0) {
+    for (size_t i = 0; i < m; ++i) p.variance[i] = y_std_ * y_std_ * prior[static_cast<Eigen::Index>(i)];
+    return p;
+  }
   // Blocks of queries bound the n × block work matrices (scoring 100k candidates at n = 1000 would
   // otherwise hold 1.6 GB); 1024 columns keep the triangular solve efficient.
   constexpr Eigen::Index kBlock = 1024;
   for (Eigen::Index start = 0; start < static_cast<Eigen::Index>(m); start += kBlock) {
     const Eigen::Index len = std::min(kBlock, static_cast<Eigen::Index>(m) - start);
-    cross_r2(Xt_, Xt.middleRows(start, len), r2);  // n × len
-    matern_from_r2(r2, hyper_.signal, Kq, nullptr);
+    kernel(Xt_, Xt.middleRows(start, len), Kq);  // n × len
     VectorXd mean = Kq.transpose() * alpha_;
     L_.triangularView<Eigen::Lower>().solveInPlace(Kq);
     VectorXd explained = Kq.colwise().squaredNorm().transpose();
     for (Eigen::Index i = 0; i < len; ++i) {
       p.mean[static_cast<size_t>(start + i)] = y_mean_ + y_std_ * mean[i];
-      p.variance[static_cast<size_t>(start + i)] = y_std_ * y_std_ * std::max(hyper_.signal - explained[i], 0.0);
+      p.variance[static_cast<size_t>(start + i)] = y_std_ * y_std_ * std::max(prior[start + i] - explained[i], 0.0);
     }
   }
   return p;
@@ -678,7 +853,9 @@ PointPrediction GpModel::predict_with_gradient(const double* x) const {
   out.dvariance.assign(d_, 0.0);
   out.mean = y_mean_;
   out.variance = hyper_.signal * y_std_ * y_std_;
-  if (!fitted_ || X_.rows() == 0) return out;
+  if (!fitted_) return out;
+  if (options_.nngp) return nngp_predict_with_gradient(x);
+  if (X_.rows() == 0) return out;
   MatrixXd xq(1, d_), xt, dxt, r2, k;
   for (size_t j = 0; j < d_; ++j) xq(0, j) = x[j];
   warp(xq, xt, &dxt);
@@ -703,18 +880,68 @@ PointPrediction GpModel::predict_with_gradient(const double* x) const {
   return out;
 }
 
+PointPrediction GpModel::nngp_predict_with_gradient(const double* x) const {
+  // Forward-mode derivatives of k(x, X_i) and of the prior variance s² K^L(x, x) through the recursion.
+  PointPrediction out;
+  out.dmean.assign(d_, 0.0);
+  out.dvariance.assign(d_, 0.0);
+  const Eigen::Index n = X_.rows(), d = static_cast<Eigen::Index>(d_);
+  MatrixXd xq(1, d), xt, dxt;
+  for (Eigen::Index j = 0; j < d; ++j) xq(0, j) = x[j];
+  warp(xq, xt, &dxt);
+  VectorXd kb = nngp_base(dims_, hyper_, Xt_, xt).col(0);
+  VectorXd db = nngp_base_diagonal(dims_, hyper_, Xt_);
+  double kq = nngp_base_diagonal(dims_, hyper_, xt)[0];
+  MatrixXd dK = MatrixXd::Zero(n, d);
+  Eigen::RowVectorXd dkq = Eigen::RowVectorXd::Zero(d);
+  for (Eigen::Index j = 0; j < d; ++j) {
+    if (is_categorical(dims_, static_cast<size_t>(j))) continue;
+    const double w = 1.0 / (hyper_.lengthscale[static_cast<size_t>(j)] * hyper_.lengthscale[static_cast<size_t>(j)]);
+    dK.col(j) = (w * dxt(0, j)) * (Xt_.col(j).array() - 0.5).matrix();
+    dkq[j] = 2.0 * w * (xt(0, j) - 0.5) * dxt(0, j);
+  }
+  for (int l = 0; l < options_.nngp_depth; ++l) {
+    for (Eigen::Index i = 0; i < n; ++i) {
+      ArcCos a = arccos_layer(kb[i], db[i], kq);
+      kb[i] = hyper_.bias + a.value;
+      dK.row(i) = a.d_ab * dK.row(i) + a.d_bb * dkq;
+    }
+    db.array() += hyper_.bias;
+    kq += hyper_.bias;  // the diagonal's derivative is unchanged by a layer
+  }
+  const double s = hyper_.signal, s2y = y_std_ * y_std_;
+  const VectorXd k = s * kb;
+  const MatrixXd dk = s * dK;
+  const double prior = s * kq;
+  const Eigen::RowVectorXd dprior = s * dkq;
+  if (n == 0) {
+    out.mean = y_mean_;
+    out.variance = s2y * prior;
+    for (Eigen::Index j = 0; j < d; ++j) out.dvariance[static_cast<size_t>(j)] = s2y * dprior[j];
+    return out;
+  }
+  VectorXd v = L_.triangularView<Eigen::Lower>().solve(k);
+  const double latent = prior - v.squaredNorm();
+  VectorXd w = L_.triangularView<Eigen::Lower>().transpose().solve(v);
+  out.mean = y_mean_ + y_std_ * k.dot(alpha_);
+  out.variance = s2y * std::max(latent, 0.0);
+  for (Eigen::Index j = 0; j < d; ++j) {
+    out.dmean[static_cast<size_t>(j)] = y_std_ * dk.col(j).dot(alpha_);
+    out.dvariance[static_cast<size_t>(j)] = latent > 0 ? s2y * (dprior[j] - 2.0 * dk.col(j).dot(w)) : 0.0;
+  }
+  return out;
+}
+
 MatrixXd GpModel::posterior_covariance(const Matrix& Xq, VectorXd* mean) const {
   check_query(Xq);
   const Eigen::Index m = static_cast<Eigen::Index>(Xq.rows);
-  MatrixXd Xt, r2, Kmm;
+  MatrixXd Xt, Kmm;
   warp(to_eigen(Xq), Xt, nullptr);
-  cross_r2(Xt, Xt, r2);
-  matern_from_r2(r2, hyper_.signal, Kmm, nullptr);
+  kernel(Xt, Xt, Kmm);
   if (mean) mean->setConstant(m, y_mean_);
   if (fitted_ && X_.rows() > 0 && m > 0) {
     MatrixXd Kq;
-    cross_r2(Xt_, Xt, r2);
-    matern_from_r2(r2, hyper_.signal, Kq, nullptr);
+    kernel(Xt_, Xt, Kq);
     if (mean) *mean = (Kq.transpose() * alpha_ * y_std_).array() + y_mean_;
     L_.triangularView<Eigen::Lower>().solveInPlace(Kq);
     Kmm.noalias() -= Kq.transpose() * Kq;
@@ -783,12 +1010,10 @@ std::shared_ptr<GpModel> GpModel::condition_on(const Matrix& Xn, const std::vect
     return c;
   }
   // Block Cholesky: [L 0; Bᵀ S] with B = L⁻¹ K12 and S = chol(K22 + (σ² + jitter) I − BᵀB), O(n² p).
-  MatrixXd Xt_new, r2, K12, K22;
+  MatrixXd Xt_new, K12, K22;
   c->warp(Xnew, Xt_new, nullptr);
-  c->cross_r2(Xt_, Xt_new, r2);
-  matern_from_r2(r2, hyper_.signal, K12, nullptr);
-  c->cross_r2(Xt_new, Xt_new, r2);
-  matern_from_r2(r2, hyper_.signal, K22, nullptr);
+  c->kernel(Xt_, Xt_new, K12);
+  c->kernel(Xt_new, Xt_new, K22);
   L_.triangularView<Eigen::Lower>().solveInPlace(K12);  // B
   K22.diagonal().array() += hyper_.noise + jitter_;
   K22.noalias() -= K12.transpose() * K12;
@@ -821,6 +1046,11 @@ json GpModel::state() const {
   if (options_.warping) {
     s["warp_a"] = hyper_.warp_a;
     s["warp_b"] = hyper_.warp_b;
+  }
+  if (options_.nngp) {
+    s["kernel"] = "nngp";
+    s["depth"] = options_.nngp_depth;
+    s["bias"] = hyper_.bias;
   }
   return s;
 }

@@ -18,6 +18,19 @@
 // σ² = 1e-6 (standardized units). Cholesky factorizations add jitter 1e-8, 1e-7, … 1e-2 (× mean diagonal)
 // when the plain factorization fails; only when all fail does fit() throw bbo::Error.
 //
+// Kernel `nngp` (GpOptions::kernel) replaces s² · Matérn52 by s² · K^L, the neural-network GP of an
+// infinitely wide ReLU network with L = nngp_depth hidden layers (Neal 1996; Lee et al. 2018; order-1
+// arc-cosine kernel of Cho & Saul 2009 when L = 1 and σ_b² = 0):
+//   K^0(x, x') = σ_b² + Σ_{continuous, grid j} u_j u'_j / ℓ_j² + Σ_{categorical j} 1[x_j = x'_j] / ℓ_j²,
+//                u_j = w_j(x_j) − ½  (input weight variances 1/ℓ_j², ARD; a categorical is its one-hot code),
+//   K^l(x, x') = σ_b² + (σ_w²/2π) √(K^{l−1}(x,x) K^{l−1}(x',x')) (sin θ + (π − θ) cos θ),
+//                cos θ = K^{l−1}(x, x') / √(K^{l−1}(x,x) K^{l−1}(x',x')),  l = 1..L,
+// with hidden-layer weight variance σ_w² = 2 (He: the diagonal only grows by σ_b² per layer) and the
+// readout weight variance s². It is not stationary: the prior variance s² K^L(x, x) depends on x. Its
+// hyper-parameters θ = (log ℓ, log s², [log σ²], log σ_b², [warping]) are fitted by the same MAP search
+// with analytic gradients (back-propagated through the recursion); log σ_b² has the prior N(0, 1) and
+// ℓ_j the Matérn lengthscale prior (large ℓ_j: the coordinate does not matter).
+//
 // Thread safety: const members (predict, sample, condition_on, state) may run concurrently; fit() may not.
 #pragma once
 
@@ -51,6 +64,8 @@ struct GpOptions {
   int subset_size = 300;
   double fixed_noise = 1e-6;   // σ² of a deterministic model (standardized units)
   double fit_tolerance = 1e-3; // L-BFGS stops when the log posterior improves by less than this
+  bool nngp = false;           // kernel: the ReLU NNGP (see above) instead of Matérn-5/2
+  int nngp_depth = 2;          // L, hidden layers of the NNGP (>= 1)
 };
 
 // Hyper-parameters in natural units (standardized y).
@@ -60,10 +75,16 @@ struct Hyper {
   double noise = 1e-2;              // σ²
   std::vector<double> warp_a;       // size d (1 for unwarped coordinates), or empty without warping
   std::vector<double> warp_b;
+  double bias = 1.0;                // σ_b² of the nngp kernel (unused by Matérn)
 };
 
 // Builds the kernel's input transformation and distances; exposed for tests.
 double matern52(double r2);  // Matérn-5/2 correlation as a function of r²
+// The nngp kernel s² K^L between the rows of A and B (inputs already warped), |A| × |B|.
+Eigen::MatrixXd nngp_kernel(const std::vector<Dimension>& dims, const Hyper& h, int depth, const Eigen::MatrixXd& A,
+                            const Eigen::MatrixXd& B);
+// Its diagonal s² K^L(x, x) at the rows of A.
+Eigen::VectorXd nngp_diagonal(const std::vector<Dimension>& dims, const Hyper& h, int depth, const Eigen::MatrixXd& A);
 
 // The log posterior (up to a constant) of the hyper-parameters and its gradient, over the flat log-parameter
 // vector θ (layout: log ℓ_0..d-1, log s², [log σ²], [log a_j, log b_j for each warped j]).
@@ -83,6 +104,8 @@ class MapObjective {
   const std::vector<size_t>& warped() const { return warped_; }
 
  private:
+  // log p(z | θ) of the nngp kernel with its gradient added into grad (layout as above).
+  double nngp_log_likelihood(const Hyper& h, double* grad, size_t noise_index, size_t bias_index, size_t warp_index);
   const std::vector<Dimension>& dims_;
   const Eigen::MatrixXd& X_;
   const Eigen::VectorXd& z_;
@@ -93,6 +116,7 @@ class MapObjective {
   // Workspace reused across evaluations: warped inputs and their derivatives (n × d); K, then K⁻¹ (n × n,
   // lower); its Cholesky factor; dK/dr², then Q ∘ dK/dr²; a copy of the noise-free K.
   Eigen::MatrixXd Xt_, dXa_, dXb_, K_, L_, G_, Kf_;
+  std::vector<Eigen::MatrixXd> layers_;  // nngp: K^0 .. K^L
 };
 
 class GpModel {
@@ -133,6 +157,10 @@ class GpModel {
                                  const std::vector<double>& fallback);
   void warp(const Eigen::MatrixXd& X, Eigen::MatrixXd& Xt, Eigen::MatrixXd* dXt) const;
   void cross_r2(const Eigen::MatrixXd& A, const Eigen::MatrixXd& B, Eigen::MatrixXd& r2) const;
+  // The kernel (Matérn or nngp) between warped inputs, and its diagonal (the prior variance).
+  void kernel(const Eigen::MatrixXd& At, const Eigen::MatrixXd& Bt, Eigen::MatrixXd& K) const;
+  Eigen::VectorXd prior_variance(const Eigen::MatrixXd& At) const;
+  PointPrediction nngp_predict_with_gradient(const double* x) const;
   Eigen::MatrixXd to_eigen(const Matrix& X) const;
   void check_query(const Matrix& X) const;
 

@@ -16,7 +16,9 @@
 INSTANTIATE_TEST_SUITE_P(Gp, SurrogateConformance,
                          ::testing::Values(bbo::testing::SurrogateCase{"gp"},
                                            bbo::testing::SurrogateCase{"gp", {{"deterministic", true}}},
-                                           bbo::testing::SurrogateCase{"gp", {{"warping", true}, {"n_restarts", 2}}}),
+                                           bbo::testing::SurrogateCase{"gp", {{"warping", true}, {"n_restarts", 2}}},
+                                           bbo::testing::SurrogateCase{"gp", {{"kernel", "nngp"}}},
+                                           bbo::testing::SurrogateCase{"gp", {{"kernel", "nngp"}, {"nngp_depth", 1}}}),
                          bbo::testing::SurrogateCaseName);
 
 namespace bbo::gp {
@@ -205,7 +207,7 @@ TEST(MapObjective, ValueIsTheLogMarginalLikelihoodPlusTheLogPriors) {
   EXPECT_NEAR(obj.value(theta.data(), nullptr), ref.log_marginal + prior, 1e-9);
 }
 
-void check_gradient(const GpOptions& o, const FitInput& in, uint64_t seed) {
+void check_gradient(const GpOptions& o, const FitInput& in, uint64_t seed, double max_lengthscale = 2.0) {
   const size_t n = in.X.rows, d = in.X.cols;
   Eigen::MatrixXd X(n, d);
   for (size_t i = 0; i < n; ++i)
@@ -217,7 +219,7 @@ void check_gradient(const GpOptions& o, const FitInput& in, uint64_t seed) {
   std::mt19937_64 rng(seed);
   for (int trial = 0; trial < 3; ++trial) {
     std::vector<double> theta = obj.prior_start(&rng);
-    for (size_t j = 0; j < d; ++j) theta[j] = std::min(theta[j], std::log(2.0));  // informative lengthscales
+    for (size_t j = 0; j < d; ++j) theta[j] = std::min(theta[j], std::log(max_lengthscale));  // informative
     std::vector<double> grad(obj.size());
     obj.value(theta.data(), grad.data());
     for (size_t k = 0; k < obj.size(); ++k) {
@@ -552,6 +554,199 @@ TEST(GpModel, DegenerateShapesGiveFinitePredictions) {
       for (double v : s.data) EXPECT_TRUE(std::isfinite(v));
     }
   }
+}
+
+// ---- The nngp kernel ---------------------------------------------------------------------------------------
+
+// Cho & Saul (2009), the arc-cosine kernel of order 1: k(x, y) = (1/π) |x| |y| (sin θ + (π − θ) cos θ).
+double cho_saul_order1(const Eigen::VectorXd& x, const Eigen::VectorXd& y) {
+  const double nx = x.norm(), ny = y.norm();
+  const double theta = std::acos(std::clamp(x.dot(y) / (nx * ny), -1.0, 1.0));
+  return nx * ny * (std::sin(theta) + (std::numbers::pi - theta) * std::cos(theta)) / std::numbers::pi;
+}
+
+TEST(NngpKernel, DepthOneWithoutBiasIsTheArcCosineKernelOfOrderOne) {
+  std::vector<Dimension> dims(3);
+  Hyper h;
+  h.lengthscale = {1.0, 0.5, 2.0};
+  h.signal = 1.0;
+  h.bias = 0.0;
+  std::mt19937_64 rng(31);
+  Matrix A = random_matrix(6, 3, rng);
+  Eigen::MatrixXd E(6, 3);
+  for (size_t i = 0; i < 6; ++i)
+    for (size_t j = 0; j < 3; ++j) E(i, j) = A(i, j);
+  Eigen::MatrixXd K = nngp_kernel(dims, h, 1, E, E);
+  Eigen::VectorXd diag = nngp_diagonal(dims, h, 1, E);
+  for (int i = 0; i < 6; ++i) {
+    Eigen::VectorXd xi = (E.row(i).array() - 0.5).matrix().transpose().cwiseQuotient(Eigen::Vector3d(1.0, 0.5, 2.0));
+    EXPECT_NEAR(diag[i], xi.squaredNorm(), 1e-12);  // k(x, x) = |x|² (θ = 0)
+    for (int k = 0; k < 6; ++k) {
+      Eigen::VectorXd xk = (E.row(k).array() - 0.5).matrix().transpose().cwiseQuotient(Eigen::Vector3d(1.0, 0.5, 2.0));
+      EXPECT_NEAR(K(i, k), cho_saul_order1(xi, xk), 1e-12) << i << ", " << k;
+    }
+  }
+}
+
+// The kernel of depth 2 is the covariance of the output of a ReLU network with two wide hidden layers:
+// h¹ = W¹u + b¹ (W¹_kj ~ N(0, 1/ℓ_j²), b ~ N(0, σ_b²)), h² = W² relu(h¹) + b² (W² ~ N(0, 2/N)), and
+// K² = σ_b² + (2/N) Σ_k relu(h²_k(x)) relu(h²_k(x')). A Monte-Carlo estimate with N = 3000 units per layer
+// agrees within a few per cent of the diagonal (the estimate's relative sd is about √(2/N) ≈ 2.6 %).
+TEST(NngpKernel, DepthTwoMatchesAMonteCarloReLUNetwork) {
+  std::vector<Dimension> dims = {{DimensionKind::kContinuous, 0}, {DimensionKind::kContinuous, 0},
+                                 {DimensionKind::kCategorical, 3}};
+  Hyper h;
+  h.lengthscale = {0.4, 0.8, 1.5};
+  h.signal = 1.0;
+  h.bias = 0.3;
+  Eigen::MatrixXd E(5, 3);
+  E << 0.1, 0.9, 1.0 / 6, 0.5, 0.5, 0.5, 0.8, 0.2, 5.0 / 6, 0.3, 0.35, 1.0 / 6, 0.95, 0.05, 0.5;
+  Eigen::MatrixXd K = nngp_kernel(dims, h, 2, E, E);
+  const int N = 3000;
+  std::mt19937_64 rng(32);
+  std::normal_distribution<double> normal;
+  // Inputs of the first layer: centred continuous coordinates, one-hot categorical (3 columns).
+  Eigen::MatrixXd U(6, 5);
+  for (int i = 0; i < 5; ++i) {
+    U(0, i) = E(i, 0) - 0.5;
+    U(1, i) = E(i, 1) - 0.5;
+    for (int c = 0; c < 3; ++c) U(2 + c, i) = std::floor(E(i, 2) * 3) == c ? 1.0 : 0.0;
+  }
+  const double input_sd[6] = {1 / 0.4, 1 / 0.8, 1 / 1.5, 1 / 1.5, 1 / 1.5, 0};
+  Eigen::MatrixXd W1(N, 6), W2(N, N);
+  for (int k = 0; k < N; ++k)
+    for (int j = 0; j < 6; ++j) W1(k, j) = input_sd[j] * normal(rng);
+  for (int k = 0; k < N; ++k)
+    for (int j = 0; j < N; ++j) W2(k, j) = std::sqrt(2.0 / N) * normal(rng);
+  Eigen::VectorXd b1(N), b2(N);
+  for (int k = 0; k < N; ++k) b1[k] = std::sqrt(h.bias) * normal(rng);
+  for (int k = 0; k < N; ++k) b2[k] = std::sqrt(h.bias) * normal(rng);
+  Eigen::MatrixXd H1 = ((W1 * U).colwise() + b1).cwiseMax(0.0);
+  Eigen::MatrixXd H2 = ((W2 * H1).colwise() + b2).cwiseMax(0.0);
+  Eigen::MatrixXd mc = (2.0 / N) * H2.transpose() * H2;
+  mc.array() += h.bias;
+  for (int i = 0; i < 5; ++i)
+    for (int k = 0; k < 5; ++k)
+      EXPECT_NEAR(K(i, k), mc(i, k), 0.06 * std::sqrt(K(i, i) * K(k, k))) << i << ", " << k;
+}
+
+TEST(MapObjective, NngpGradientMatchesFiniteDifferences) {
+  FitInput in = mixed_input(15, 33);
+  GpOptions o;
+  o.nngp = true;
+  // Input weight variances 1/ℓ² >= 11 (ℓ <= 0.3): with larger ℓ the kernel is nearly constant on the cube,
+  // K needs jitter and finite differences step across jitter levels.
+  check_gradient(o, in, 34, 0.3);
+  o.nngp_depth = 3;
+  o.deterministic = true;
+  check_gradient(o, in, 35, 0.3);
+  in.dims[1] = {DimensionKind::kContinuous, 0};
+  o = GpOptions{};
+  o.nngp = true;
+  o.warping = true;
+  check_gradient(o, in, 36, 0.3);
+}
+
+TEST(GpModel, NngpPosteriorIsTheClosedFormAndItsGradientMatchesFiniteDifferences) {
+  GpOptions o;
+  o.nngp = true;
+  GpModel model(o);
+  FitInput in = mixed_input(12, 37);
+  Hyper h = mixed_hyper(false);
+  h.bias = 0.4;
+  model.fit_fixed(in.dims, in.X, in.y, h, 5.0, 2.0);
+  std::mt19937_64 rng(38);
+  Matrix Q = random_matrix(5, 3, rng);
+  snap(Q, 1, 4);
+  snap(Q, 2, 3);
+  // Closed form from the kernel matrices.
+  auto eig = [](const Matrix& M) {
+    Eigen::MatrixXd E(M.rows, M.cols);
+    for (size_t i = 0; i < M.rows; ++i)
+      for (size_t j = 0; j < M.cols; ++j) E(i, j) = M(i, j);
+    return E;
+  };
+  Eigen::MatrixXd X = eig(in.X), Xq = eig(Q);
+  Eigen::MatrixXd K = nngp_kernel(in.dims, h, 2, X, X), Kq = nngp_kernel(in.dims, h, 2, X, Xq);
+  Eigen::MatrixXd Kqq = nngp_kernel(in.dims, h, 2, Xq, Xq);
+  K.diagonal().array() += h.noise;
+  Eigen::VectorXd z(12);
+  for (int i = 0; i < 12; ++i) z[i] = (in.y[static_cast<size_t>(i)] - 5.0) / 2.0;
+  Eigen::VectorXd mean = Kq.transpose() * K.ldlt().solve(z);
+  Eigen::MatrixXd cov = Kqq - Kq.transpose() * K.ldlt().solve(Kq);
+  Prediction p = model.predict(Q);
+  for (size_t i = 0; i < Q.rows; ++i) {
+    EXPECT_NEAR(p.mean[i], 5.0 + 2.0 * mean[static_cast<Eigen::Index>(i)], 1e-8);
+    EXPECT_NEAR(p.variance[i], 4.0 * cov(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(i)), 1e-8);
+  }
+  for (size_t i = 0; i < Q.rows; ++i) {
+    Q(i, 0) = 0.05 + 0.9 * Q(i, 0);
+    PointPrediction g = model.predict_with_gradient(Q.row(i));
+    EXPECT_EQ(g.dmean[2], 0.0) << "categorical coordinate";
+    for (size_t j = 0; j < 2; ++j) {
+      const double step = 1e-6;
+      Matrix pm(2, 3);
+      for (size_t c = 0; c < 3; ++c) pm(0, c) = pm(1, c) = Q(i, c);
+      pm(0, j) += step;
+      pm(1, j) -= step;
+      Prediction pp = model.predict(pm);
+      double fd_mean = (pp.mean[0] - pp.mean[1]) / (2 * step), fd_var = (pp.variance[0] - pp.variance[1]) / (2 * step);
+      EXPECT_NEAR(g.dmean[j], fd_mean, 1e-6 * (1.0 + std::fabs(fd_mean))) << "coord " << j;
+      EXPECT_NEAR(g.dvariance[j], fd_var, 1e-6 * (1.0 + std::fabs(fd_var))) << "coord " << j;
+    }
+  }
+}
+
+TEST(GpModel, NngpStateRoundTripsAndIsNotUsedByMatern) {
+  GpOptions o;
+  o.nngp = true;
+  GpModel a(o);
+  FitInput in = mixed_input(20, 39);
+  a.fit(in);
+  json st = a.state();
+  EXPECT_EQ(st.value("kernel", ""), "nngp");
+  EXPECT_GT(st.value("bias", 0.0), 0.0);
+  FitInput warm = in;
+  warm.warm_start = json::parse(st.dump());
+  GpModel b(o);
+  b.fit(warm);
+  EXPECT_NEAR(b.hyper().bias, a.hyper().bias, 1e-3 * a.hyper().bias + 1e-6);
+  GpModel matern;
+  matern.fit(warm);  // an nngp state is no warm start for Matérn: a cold fit, same as without it
+  GpModel matern_cold;
+  matern_cold.fit(in);
+  EXPECT_EQ(matern.state().dump(), matern_cold.state().dump());
+}
+
+TEST(GpPlugin, KernelParametersAreValidatedAndReachTheModel) {
+  auto& reg = PluginRegistry::global();
+  EXPECT_THROW(reg.make_surrogate("gp", {{"kernel", "rbf"}}), ConfigError);
+  EXPECT_THROW(reg.make_surrogate("gp", {{"kernel", "nngp"}, {"nngp_depth", 0}}), ConfigError);
+  auto s = reg.make_surrogate("gp", {{"kernel", "nngp"}, {"nngp_depth", 3}});
+  s->fit(mixed_input(10, 40));
+  EXPECT_EQ(s->state().value("kernel", ""), "nngp");
+  EXPECT_EQ(s->state().value("depth", 0), 3);
+}
+
+TEST(GpModel, NngpFitsANonStationaryFunctionBetterThanTheMean) {
+  // |x − 0.3| · 4 + a kink: a ReLU-network prior has the right shape.
+  GpOptions o;
+  o.nngp = true;
+  GpModel model(o);
+  FitInput in;
+  in.X = Matrix(20, 1);
+  in.y.resize(20);
+  for (size_t i = 0; i < 20; ++i) {
+    in.X(i, 0) = (static_cast<double>(i) + 0.5) / 20.0;
+    in.y[i] = 4.0 * std::fabs(in.X(i, 0) - 0.3);
+  }
+  model.fit(in);
+  Matrix Q(50, 1);
+  for (size_t i = 0; i < 50; ++i) Q(i, 0) = (static_cast<double>(i) + 0.5) / 50.0;
+  Prediction p = model.predict(Q);
+  double se = 0.0;
+  for (size_t i = 0; i < 50; ++i) se += std::pow(p.mean[i] - 4.0 * std::fabs(Q(i, 0) - 0.3), 2) / 50.0;
+  EXPECT_LT(std::sqrt(se), 0.05);  // sd of the function: ~0.8
 }
 
 }  // namespace
