@@ -1,10 +1,34 @@
 #include "bbo/surrogate.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "bbo/error.h"
 
 namespace bbo {
+
+void validate_fit_input(const FitInput& in, const std::string& model) {
+  const Matrix& X = in.X;
+  const std::string m = model + ": ";
+  if (X.data.size() != X.rows * X.cols)
+    throw ValueError(m + "X has " + std::to_string(X.data.size()) + " entries, expected rows × cols = " +
+                     std::to_string(X.rows) + " × " + std::to_string(X.cols));
+  if (in.y.size() != X.rows)
+    throw ValueError(m + "X has " + std::to_string(X.rows) + " rows but y has " + std::to_string(in.y.size()) +
+                     " values");
+  if (!in.dims.empty() && in.dims.size() != X.cols)
+    throw ValueError(m + "X has " + std::to_string(X.cols) + " columns but dims has " +
+                     std::to_string(in.dims.size()) + " entries");
+  if (!in.fidelity.empty() && in.fidelity.size() != X.rows)
+    throw ValueError(m + "X has " + std::to_string(X.rows) + " rows but fidelity has " +
+                     std::to_string(in.fidelity.size()) + " values");
+  const size_t cols = std::max<size_t>(X.cols, 1);
+  for (size_t i = 0; i < X.data.size(); ++i)
+    if (!std::isfinite(X.data[i]))
+      throw ValueError(m + "X(" + std::to_string(i / cols) + ", " + std::to_string(i % cols) + ") is not finite");
+  for (size_t i = 0; i < in.y.size(); ++i)
+    if (!std::isfinite(in.y[i])) throw ValueError(m + "y[" + std::to_string(i) + "] is not finite");
+}
 
 double normal_pdf(double z) { return 0.3989422804014327 * std::exp(-0.5 * z * z); }
 

@@ -277,26 +277,6 @@ std::string hex(uint64_t h) {
   return s;
 }
 
-void validate(const FitInput& in) {
-  const Matrix& X = in.X;
-  if (X.data.size() != X.rows * X.cols)
-    throw ValueError("bnn: X has " + std::to_string(X.data.size()) + " entries, expected rows × cols = " +
-                     std::to_string(X.rows) + " × " + std::to_string(X.cols));
-  if (in.y.size() != X.rows)
-    throw ValueError("bnn: X has " + std::to_string(X.rows) + " rows but y has " + std::to_string(in.y.size()) +
-                     " values");
-  if (!in.dims.empty() && in.dims.size() != X.cols)
-    throw ValueError("bnn: X has " + std::to_string(X.cols) + " columns but dims has " +
-                     std::to_string(in.dims.size()) + " entries");
-  if (!in.fidelity.empty() && in.fidelity.size() != X.rows)
-    throw ValueError("bnn: X has " + std::to_string(X.rows) + " rows but fidelity has " +
-                     std::to_string(in.fidelity.size()) + " values");
-  for (size_t i = 0; i < X.data.size(); ++i)
-    if (!std::isfinite(X.data[i])) throw ValueError("bnn: X has a non-finite entry (row " + std::to_string(i / X.cols) + ")");
-  for (size_t i = 0; i < in.y.size(); ++i)
-    if (!std::isfinite(in.y[i])) throw ValueError("bnn: y[" + std::to_string(i) + "] is not finite");
-}
-
 bool categorical(const Dimension& dim) { return dim.kind == DimensionKind::kCategorical && dim.levels > 0; }
 
 }  // namespace
@@ -412,7 +392,7 @@ MatrixXd BnnModel::encode(const Matrix& X) const {
 }
 
 void BnnModel::fit(const FitInput& in) {
-  validate(in);
+  validate_fit_input(in, "bnn");
   const size_t n = in.X.rows;
   d_ = in.X.cols;
   dims_ = in.dims.empty() ? std::vector<Dimension>(d_) : in.dims;

@@ -511,28 +511,6 @@ double MapObjective::nngp_log_likelihood(const Hyper& h, double* grad, size_t no
 
 namespace {
 
-void validate(const FitInput& in) {
-  const Matrix& X = in.X;
-  if (X.data.size() != X.rows * X.cols)
-    throw ValueError("gp: X has " + std::to_string(X.data.size()) + " entries, expected rows × cols = " +
-                     std::to_string(X.rows) + " × " + std::to_string(X.cols));
-  if (in.y.size() != X.rows)
-    throw ValueError("gp: X has " + std::to_string(X.rows) + " rows but y has " + std::to_string(in.y.size()) +
-                     " values");
-  if (!in.dims.empty() && in.dims.size() != X.cols)
-    throw ValueError("gp: X has " + std::to_string(X.cols) + " columns but dims has " +
-                     std::to_string(in.dims.size()) + " entries");
-  if (!in.fidelity.empty() && in.fidelity.size() != X.rows)
-    throw ValueError("gp: X has " + std::to_string(X.rows) + " rows but fidelity has " +
-                     std::to_string(in.fidelity.size()) + " values");
-  for (size_t i = 0; i < X.data.size(); ++i)
-    if (!std::isfinite(X.data[i]))
-      throw ValueError("gp: X(" + std::to_string(i / std::max<size_t>(X.cols, 1)) + ", " +
-                       std::to_string(i % std::max<size_t>(X.cols, 1)) + ") is not finite");
-  for (size_t i = 0; i < in.y.size(); ++i)
-    if (!std::isfinite(in.y[i])) throw ValueError("gp: y[" + std::to_string(i) + "] is not finite");
-}
-
 // The warm start as a θ vector, or empty when it does not fit this model (it is only a hint).
 std::vector<double> warm_theta(const json& st, const MapObjective& obj, size_t d, bool warping, bool nngp) {
   try {
@@ -597,7 +575,7 @@ double nlopt_callback(unsigned n, const double* x, double* grad, void* data) {
 }  // namespace
 
 void GpModel::fit(const FitInput& in) {
-  validate(in);
+  validate_fit_input(in, "gp");
   const size_t n = in.X.rows, d = in.X.cols;
   dims_ = in.dims.empty() ? std::vector<Dimension>(d) : in.dims;
   d_ = d;
@@ -737,7 +715,7 @@ void GpModel::fit_fixed(const std::vector<Dimension>& dims, const Matrix& X, con
   in.dims = dims;
   in.X = X;
   in.y = y;
-  validate(in);
+  validate_fit_input(in, "gp");
   d_ = X.cols;
   dims_ = dims.empty() ? std::vector<Dimension>(d_) : dims;
   if (hyper.lengthscale.size() != d_) throw ValueError("gp: hyper-parameters have the wrong number of lengthscales");

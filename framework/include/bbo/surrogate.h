@@ -58,6 +58,11 @@ struct FitInput {
   uint64_t seed = 0;             // seeds every random choice of the fit (restarts, minibatches, splits)
 };
 
+// Checks the shapes of `in` (X is rows × cols, y has one value per row, dims one entry per column, fidelity
+// empty or one per row) and that X and y are finite; throws ValueError prefixed with `model` ("gp: y[3] is not
+// finite"). Every surrogate's fit starts with it.
+void validate_fit_input(const FitInput& in, const std::string& model);
+
 struct Prediction {
   std::vector<double> mean;
   std::vector<double> variance;  // predictive variance of the latent function (without observation noise)
