@@ -21,23 +21,15 @@
 #include "bbo/population.h"
 #include "plugins/sa/annealer.h"
 #include "plugins/sa/proposal.h"
+#include "plugins/sa/sa_strategy.h"
 
 namespace bbo::neural_sa {
 namespace {
 
 using bbo::sa::json;
 
-double grid_step(const Distribution& d) {
-  if (const auto* f = std::get_if<FloatDistribution>(&d)) return f->step ? *f->step : 0.0;
-  if (const auto* i = std::get_if<IntDistribution>(&d)) return static_cast<double>(i->step);
-  return 0.0;
-}
-
-std::pair<double, double> bounds(const Distribution& d) {
-  if (const auto* f = std::get_if<FloatDistribution>(&d)) return {f->low, f->high};
-  const auto& i = std::get<IntDistribution>(d);
-  return {static_cast<double>(i.low), static_cast<double>(i.high)};
-}
+using bbo::sa::bounds;
+using bbo::sa::grid_step;
 
 class SpacePolicyProposal final : public bbo::sa::Proposal {
  public:
@@ -158,98 +150,18 @@ int moves_param(const PluginParams& p) {
   return static_cast<int>(m);
 }
 
-// The sa plugin's SaStrategy and its option parsing live in its plugin module (plugins/sa/sa.cc), not in
-// bbo_sa_core, so they cannot be linked here; this is the same thin PopulationStrategy over bbo::sa::Annealer
-// (one population generation = one annealer generation, the annealer's JSON state is the population state),
-// with the same parameters and defaults as `sa` (docs/plugins.md).
-bbo::sa::AnnealerOptions annealer_options(const PluginParams& p) {
-  bbo::sa::AnnealerOptions o;
-  o.batch = static_cast<int>(p.get_int("batch"));
-  o.init_points = static_cast<int>(p.get_int("init_points"));
-  const std::string schedule = p.get_string("schedule");
-  if (schedule == "exponential") {
-    o.schedule = bbo::sa::Schedule::kExponential;
-  } else if (schedule == "adaptive") {
-    o.schedule = bbo::sa::Schedule::kAdaptive;
-  } else {
-    throw ConfigError("plugin 'neural_sa': parameter 'schedule' must be 'exponential' or 'adaptive', got '" +
-                      schedule + "'");
-  }
-  o.cooling = p.get_float("cooling");
-  o.target_acceptance = p.get_float("target_acceptance");
-  o.initial_acceptance = p.get_float("initial_acceptance");
-  if (p.has("t0")) o.t0 = p.get_float("t0");
-  o.restart_after = static_cast<int>(p.get_int("restart_after"));
-  const std::string from = p.get_string("restart_from");
-  if (from == "best") {
-    o.restart_from = bbo::sa::RestartFrom::kBest;
-  } else if (from == "random") {
-    o.restart_from = bbo::sa::RestartFrom::kRandom;
-  } else {
-    throw ConfigError("plugin 'neural_sa': parameter 'restart_from' must be 'best' or 'random', got '" + from + "'");
-  }
-  try {
-    bbo::sa::validate(o);
-  } catch (const std::invalid_argument& e) {
-    throw ConfigError(std::string("plugin 'neural_sa': parameter ") + e.what());
-  }
-  return o;
-}
-
-class NeuralSaStrategy : public PopulationStrategy {
+// The `sa` strategy with the policy as its proposal: same annealer, parameters and stored state layout.
+class NeuralSaStrategy final : public bbo::sa::SaStrategy {
  public:
   explicit NeuralSaStrategy(const PluginParams& p)
-      : PopulationStrategy("neural_sa"), options_(annealer_options(p)), policy_(load_policy(p)), moves_(moves_param(p)) {}
-
- protected:
-  json initial_state(const SearchSpace& space, const std::vector<std::vector<double>>& completed_x,
-                     const std::vector<double>& completed_y, std::mt19937_64&) override {
-    bbo::sa::Annealer a = fresh(space);
-    a.start(completed_x, completed_y);
-    return a.to_json();
-  }
-  std::vector<std::vector<double>> next_generation(const SearchSpace& space, json& state,
-                                                   std::mt19937_64& rng) override {
-    return restore(space, state).ask(rng);
-  }
-  void tell_generation(const SearchSpace& space, json& state, const std::vector<std::vector<double>>& x,
-                       const std::vector<double>& y, std::mt19937_64& rng) override {
-    bbo::sa::Annealer a = restore(space, state);
-    a.tell(x, y, rng);
-    state = a.to_json();
-  }
-
- private:
-  bbo::sa::Annealer fresh(const SearchSpace& space) const {
-    return bbo::sa::Annealer(space, options_, std::make_unique<SpacePolicyProposal>(policy_, moves_));
-  }
-  bbo::sa::Annealer restore(const SearchSpace& space, const json& state) const {
-    bbo::sa::Annealer a = fresh(space);
-    try {
-      a.load_json(state);
-    } catch (const std::invalid_argument& e) {
-      throw Error(std::string("neural_sa: stored strategy state is unusable: ") + e.what());
-    }
-    return a;
-  }
-
-  bbo::sa::AnnealerOptions options_;
-  std::shared_ptr<const Policy> policy_;
-  int moves_;
+      : SaStrategy("neural_sa", bbo::sa::annealer_options(p, "neural_sa"),
+                   [policy = load_policy(p), moves = moves_param(p)] {
+                     return std::make_unique<SpacePolicyProposal>(policy, moves);
+                   }) {}
 };
 
 std::vector<ParamSpec> specs() {
-  std::vector<ParamSpec> s = {
-      {"batch", "int", 1, "candidates per Metropolis step (one generation); use the number of parallel workers"},
-      {"init_points", "int", 5, "uniform points of the initial generation (rounded up to a multiple of batch)"},
-      {"schedule", "string", "exponential", "temperature schedule: 'exponential' or 'adaptive' (as sa)"},
-      {"cooling", "float", 0.95, "per generation multiplier of the temperature (exponential) or target (adaptive)"},
-      {"target_acceptance", "float", 0.3, "adaptive schedule: initial target acceptance probability of uphill moves"},
-      {"initial_acceptance", "float", 0.8, "T0: a typical uphill move between the first values is accepted with this probability"},
-      {"t0", "float", nullptr, "fixed initial temperature (default: automatic from initial_acceptance)"},
-      {"restart_after", "int", 100, "generations without improving the best before a restart (0: never)"},
-      {"restart_from", "string", "best", "restart point: 'best' or 'random'"},
-  };
+  std::vector<ParamSpec> s = bbo::sa::annealer_param_specs();
   s.push_back({"moves", "int", 1, "parameters moved per candidate (distinct, each drawn by the policy), >= 1"});
   s.push_back({"policy", "string", nullptr,
                "policy file written by bbo_neural_sa_train --problem space (default: the committed policy)"});

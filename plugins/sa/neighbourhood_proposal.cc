@@ -7,9 +7,7 @@
 #include "plugins/sa/proposal.h"
 
 namespace bbo::sa {
-namespace {
 
-// Grid spacing of a discrete numeric distribution (ints, stepped floats); 0 for continuous ones.
 double grid_step(const Distribution& d) {
   if (const auto* f = std::get_if<FloatDistribution>(&d)) return f->step ? *f->step : 0.0;
   if (const auto* i = std::get_if<IntDistribution>(&d)) return static_cast<double>(i->step);
@@ -21,6 +19,8 @@ std::pair<double, double> bounds(const Distribution& d) {
   const auto& i = std::get<IntDistribution>(d);
   return {static_cast<double>(i.low), static_cast<double>(i.high)};
 }
+
+namespace {
 
 double move_numeric(const Distribution& d, double u, double step, std::mt19937_64& rng) {
   std::normal_distribution<double> normal(0.0, 1.0);

@@ -119,4 +119,9 @@ double reflect_unit(double u);
 // dimension (continuous dimensions: u clamped to [0,1]).
 double snap_unit(const Distribution& d, double u);
 
+// Grid spacing of a discrete numeric distribution (ints, stepped floats); 0 for continuous ones.
+double grid_step(const Distribution& d);
+// [low, high] of a numeric (float or int) distribution.
+std::pair<double, double> bounds(const Distribution& d);
+
 }  // namespace bbo::sa
