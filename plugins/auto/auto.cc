@@ -184,6 +184,6 @@ BBO_PLUGIN(bbo::strategy_entry<bbo::AutoStrategy>(
      {"workers", "int", 0, "parallel workers; 0: the study system attr budget.workers, else 1"},
      {"probe_trials", "int", 5, "without a declared space: finished trials (uniform draws) before choosing"},
      {"gp_max_trials", "int", 200, "GP-BO for at most this many trials (low dimensions), then CMA-ES"},
-     {"high_dim", "int", 20, "from this many dimensions on: model-free strategies"},
+     {"high_dim", "int", 10, "from this many dimensions on: model-free strategies (CMA-ES; CBO/DE with a cheap budget)"},
      {"cheap_budget", "int", 50000, "budgets from this size on count as cheap objectives (CBO/DE in high dimensions)"},
      {"separable_dim", "int", 100, "from this many dimensions on: separable CMA-ES"}}))

@@ -60,7 +60,7 @@ struct Choice {
 // Tunable thresholds (plugin parameters of `auto`, documented there).
 struct Thresholds {
   int64_t gp_max_trials = 200;      // GP-BO for at most this many trials, then CMA-ES warm-started from them
-  int high_dim = 20;                // from this many dimensions on, model-free strategies
+  int high_dim = 10;                // from this many dimensions on, model-free strategies (bench/run quality-rank)
   int64_t cheap_budget = 50000;     // a budget this large means a cheap objective: swarm/DE for high dims
   int separable_dim = 100;          // from this many dimensions on, sep-CMA-ES
   int64_t mo_gp_max_trials = 300;   // GP + EHVI for 2-3 objectives up to this budget and gp_mo_max_dim dims

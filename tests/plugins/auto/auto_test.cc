@@ -80,6 +80,9 @@ TEST(AutoChoice, ConditionalCategoricalAndPrunedStudiesGoToTpe) {
 }
 
 TEST(AutoChoice, HighDimensionsAreModelFree) {
+  // The threshold (10 dims): on the 10-d public functions CMA-ES out-ranked GP-BO (bench/run quality-rank).
+  EXPECT_EQ(autosel::choose(situation(9)).phases[0].strategy, "gp");
+  EXPECT_EQ(autosel::choose(situation(10)).phases[0].strategy, "cmaes");
   Situation s = situation(30);
   s.n_trials = 2000;
   EXPECT_EQ(autosel::choose(s).phases[0].strategy, "cmaes");
