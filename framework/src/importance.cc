@@ -462,7 +462,8 @@ std::vector<ParamImportance> param_importances(const std::vector<FrozenTrial>& t
   std::vector<std::string> names;
   std::vector<const FrozenTrial*> used;
   if (options.params.empty()) {
-    for (const auto& [name, value] : complete[0]->params) {
+    for (const auto& param : complete[0]->params) {
+      const std::string& name = param.first;  // not a structured binding: clang 14 cannot capture those
       bool everywhere = std::all_of(complete.begin(), complete.end(),
                                     [&](const FrozenTrial* t) { return t->params.count(name) > 0; });
       if (everywhere) names.push_back(name);
