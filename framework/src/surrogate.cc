@@ -30,6 +30,18 @@ void validate_fit_input(const FitInput& in, const std::string& model) {
     if (!std::isfinite(in.y[i])) throw ValueError(m + "y[" + std::to_string(i) + "] is not finite");
 }
 
+void validate_condition_input(const Matrix& X, const std::vector<double>& y, size_t d, const std::string& model) {
+  const std::string m = model + ": condition_on: ";
+  if (X.data.size() != X.rows * X.cols)
+    throw ValueError(m + "X has " + std::to_string(X.data.size()) + " entries, expected rows × cols");
+  if (X.rows != y.size())
+    throw ValueError(m + "X has " + std::to_string(X.rows) + " rows but y has " + std::to_string(y.size()) + " values");
+  if (d > 0 && X.cols != d)
+    throw ValueError(m + "the model has d = " + std::to_string(d) + " but X has " + std::to_string(X.cols) + " columns");
+  for (double v : y)
+    if (!std::isfinite(v)) throw ValueError(m + "a y value is not finite");
+}
+
 double normal_pdf(double z) { return 0.3989422804014327 * std::exp(-0.5 * z * z); }
 
 double normal_cdf(double z) { return 0.5 * std::erfc(-z * 0.7071067811865476); }

@@ -703,16 +703,7 @@ Matrix BnnModel::quantiles(const Matrix& X, const std::vector<double>& levels) c
 }
 
 std::shared_ptr<BnnModel> BnnModel::condition_on(const Matrix& X, const std::vector<double>& y) const {
-  if (X.data.size() != X.rows * X.cols)
-    throw ValueError("bnn: condition_on: X has " + std::to_string(X.data.size()) + " entries, expected rows × cols");
-  if (X.rows != y.size())
-    throw ValueError("bnn: condition_on: X has " + std::to_string(X.rows) + " rows but y has " +
-                     std::to_string(y.size()) + " values");
-  if (fitted_ && X.cols != d_)
-    throw ValueError("bnn: condition_on: the model has d = " + std::to_string(d_) + " but X has " +
-                     std::to_string(X.cols) + " columns");
-  for (double v : y)
-    if (!std::isfinite(v)) throw ValueError("bnn: condition_on: a y value is not finite");
+  validate_condition_input(X, y, fitted_ ? d_ : 0, "bnn");
   if (trivial()) return nullptr;  // no members to take a covariance from
   auto c = std::make_shared<BnnModel>(*this);
   const Eigen::Index q0 = cond_z_.size(), q1 = static_cast<Eigen::Index>(X.rows), q = q0 + q1;

@@ -954,16 +954,7 @@ Matrix GpModel::sample(const Matrix& Xq, size_t k, std::mt19937_64& rng) const {
 }
 
 std::shared_ptr<GpModel> GpModel::condition_on(const Matrix& Xn, const std::vector<double>& yn) const {
-  if (Xn.data.size() != Xn.rows * Xn.cols)
-    throw ValueError("gp: condition_on: X has " + std::to_string(Xn.data.size()) + " entries, expected rows × cols");
-  if (Xn.rows != yn.size())
-    throw ValueError("gp: condition_on: X has " + std::to_string(Xn.rows) + " rows but y has " +
-                     std::to_string(yn.size()) + " values");
-  if (fitted_ && Xn.cols != d_)
-    throw ValueError("gp: condition_on: the model has d = " + std::to_string(d_) + " but X has " +
-                     std::to_string(Xn.cols) + " columns");
-  for (double v : yn)
-    if (!std::isfinite(v)) throw ValueError("gp: condition_on: a y value is not finite");
+  validate_condition_input(Xn, yn, fitted_ ? d_ : 0, "gp");
   auto c = std::make_shared<GpModel>(*this);
   if (!fitted_) {
     c->d_ = Xn.cols;

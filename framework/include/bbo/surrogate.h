@@ -62,6 +62,9 @@ struct FitInput {
 // empty or one per row) and that X and y are finite; throws ValueError prefixed with `model` ("gp: y[3] is not
 // finite"). Every surrogate's fit starts with it.
 void validate_fit_input(const FitInput& in, const std::string& model);
+// The same for condition_on's fantasies: X rows × cols, one finite y per row, and cols == d when d > 0 (the
+// fitted model's dimension). Messages read "<model>: condition_on: ...".
+void validate_condition_input(const Matrix& X, const std::vector<double>& y, size_t d, const std::string& model);
 
 struct Prediction {
   std::vector<double> mean;
