@@ -24,21 +24,12 @@
 #include "bbo/plugin.h"
 #include "bbo/surrogate.h"
 #include "bench/bench_util.h"
+#include "bench/suggestion_workload.h"
 
 using json = nlohmann::json;
 using namespace bbo::bench;
 
 namespace {
-
-// A smooth function with several basins in [0,1]^d (values of order 1).
-double objective(const double* x, size_t d) {
-  double v = 0.0;
-  for (size_t i = 0; i < d; ++i) {
-    double c = 0.3 + 0.4 * std::sin(1.7 * static_cast<double>(i) + 0.5);
-    v += (x[i] - c) * (x[i] - c) * (1.0 + 0.3 * static_cast<double>(i % 3)) - 0.1 * std::cos(9.0 * x[i]);
-  }
-  return v;
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -64,49 +55,21 @@ int main(int argc, char** argv) {
       for (int n : ns) {
         std::vector<double> fit_ms, acq_ms, cold_ms;
         for (int rep = 0; rep < reps; ++rep) {
-          std::mt19937_64 rng(1000 * static_cast<uint64_t>(d) + static_cast<uint64_t>(n) + 77 * rep);
-          std::uniform_real_distribution<double> u(0.0, 1.0);
-          bbo::FitInput in;
-          in.dims.assign(static_cast<size_t>(d), bbo::Dimension{});
-          in.X = bbo::Matrix(static_cast<size_t>(n), static_cast<size_t>(d));
-          for (double& v : in.X.data) v = u(rng);
-          for (int i = 0; i < n; ++i) in.y.push_back(objective(in.X.row(i), static_cast<size_t>(d)));
-          in.seed = static_cast<uint64_t>(rep) + 1;
-
           // The previous ask's fit (n - 1 points) provides the warm start; timed separately as a cold fit.
-          bbo::FitInput previous = in;
-          previous.X.rows = static_cast<size_t>(n - 1);
-          previous.X.data.resize(static_cast<size_t>((n - 1) * d));
-          previous.y.pop_back();
+          SuggestionWorkload w = suggestion_workload(n, d, rep);
           auto model = bbo::PluginRegistry::global().make_surrogate(surrogate, params);
           auto t0 = std::chrono::steady_clock::now();
-          model->fit(previous);
+          model->fit(w.previous);
           cold_ms.push_back(seconds_since(t0) * 1e3);
-          in.warm_start = model->state();
+          w.in.warm_start = model->state();
 
           t0 = std::chrono::steady_clock::now();
-          model->fit(in);
+          model->fit(w.in);
           fit_ms.push_back(seconds_since(t0) * 1e3);
 
           t0 = std::chrono::steady_clock::now();
-          bbo::AcquisitionProblem problem;
-          problem.dims = in.dims;
-          problem.objectives = {model.get()};
-          problem.observed_x = in.X;
-          problem.observed_y = bbo::Matrix(static_cast<size_t>(n), 1);
-          problem.observed_y.data = in.y;
-          auto acq = bbo::make_acquisition(bbo::AcquisitionOptions{}, problem, rng);
-          // Seeds: the 5 best observations, as the `bo` strategy passes them.
-          std::vector<size_t> order(static_cast<size_t>(n));
-          for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-          std::partial_sort(order.begin(), order.begin() + 5, order.end(),
-                            [&](size_t a, size_t b) { return in.y[a] < in.y[b]; });
-          bbo::Matrix seeds(5, static_cast<size_t>(d));
-          for (size_t s = 0; s < 5; ++s) std::copy(in.X.row(order[s]), in.X.row(order[s]) + d, seeds.row(s));
-          auto best = bbo::optimize_acquisition(*acq, in.dims, bbo::AcquisitionOptimizerOptions{}, rng, seeds);
+          optimize_logei(*model, w);  // seeded from the 5 best observations, as the `bo` strategy does
           acq_ms.push_back(seconds_since(t0) * 1e3);
-          for (double v : best.x)
-            if (!std::isfinite(v)) throw std::runtime_error("non-finite proposal");
         }
         const double f = median(fit_ms), a = median(acq_ms), total = f + a;
         std::printf("%4d %6d %10.1f %10.1f %10.1f %7.0f%% %12.1f\n", d, n, total, f, a, 100.0 * f / total,

@@ -30,6 +30,7 @@
 #include "bbo/plugin.h"
 #include "bbo/surrogate.h"
 #include "bench/bench_util.h"
+#include "bench/suggestion_workload.h"
 #include "bench/functions.h"
 #include "surrogates/pfn/pfn_core.h"
 
@@ -170,15 +171,6 @@ void score(const Dataset& ds, size_t n, const std::vector<std::string>& surrogat
   }
 }
 
-double objective(const double* x, size_t d) {  // gp-scaling's smooth multimodal function
-  double v = 0.0;
-  for (size_t i = 0; i < d; ++i) {
-    double c = 0.3 + 0.4 * std::sin(1.7 * static_cast<double>(i) + 0.5);
-    v += (x[i] - c) * (x[i] - c) * (1.0 + 0.3 * static_cast<double>(i % 3)) - 0.1 * std::cos(9.0 * x[i]);
-  }
-  return v;
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -193,41 +185,16 @@ double thread_cpu_seconds() {
 // Milliseconds (wall, and CPU of this thread in cpu_ms) of one suggestion (fit + LogEI optimization) with
 // `name` at n observations in d dimensions.
 double suggestion_ms(const std::string& name, int n, int d, int rep, double& cpu_ms) {
-  std::mt19937_64 rng(1000 * static_cast<uint64_t>(d) + static_cast<uint64_t>(n) + 77 * rep);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  bbo::FitInput in;
-  in.dims.assign(static_cast<size_t>(d), bbo::Dimension{});
-  in.X = bbo::Matrix(static_cast<size_t>(n), static_cast<size_t>(d));
-  for (double& v : in.X.data) v = u(rng);
-  for (int i = 0; i < n; ++i) in.y.push_back(objective(in.X.row(i), static_cast<size_t>(d)));
-  in.seed = static_cast<uint64_t>(rep) + 1;
-  bbo::FitInput previous = in;
-  previous.X.rows = static_cast<size_t>(n - 1);
-  previous.X.data.resize(static_cast<size_t>((n - 1) * d));
-  previous.y.pop_back();
+  SuggestionWorkload w = suggestion_workload(n, d, rep);
   auto model = bbo::PluginRegistry::global().make_surrogate(name, json::object());
-  model->fit(previous);
-  in.warm_start = model->state();
+  model->fit(w.previous);
+  w.in.warm_start = model->state();
   const auto t0 = std::chrono::steady_clock::now();
   const double c0 = thread_cpu_seconds();
-  model->fit(in);
-  bbo::AcquisitionProblem problem;
-  problem.dims = in.dims;
-  problem.objectives = {model.get()};
-  problem.observed_x = in.X;
-  problem.observed_y = bbo::Matrix(static_cast<size_t>(n), 1);
-  problem.observed_y.data = in.y;
-  auto acq = bbo::make_acquisition(bbo::AcquisitionOptions{}, problem, rng);
-  std::vector<size_t> order(static_cast<size_t>(n));
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::partial_sort(order.begin(), order.begin() + 5, order.end(), [&](size_t a, size_t b) { return in.y[a] < in.y[b]; });
-  bbo::Matrix seeds(5, static_cast<size_t>(d));
-  for (size_t s = 0; s < 5; ++s) std::copy(in.X.row(order[s]), in.X.row(order[s]) + d, seeds.row(s));
-  auto best = bbo::optimize_acquisition(*acq, in.dims, bbo::AcquisitionOptimizerOptions{}, rng, seeds);
+  model->fit(w.in);
+  optimize_logei(*model, w);
   const double ms = seconds_since(t0) * 1e3;
   cpu_ms = (thread_cpu_seconds() - c0) * 1e3;
-  for (double v : best.x)
-    if (!std::isfinite(v)) throw std::runtime_error("non-finite proposal");
   return ms;
 }
 
