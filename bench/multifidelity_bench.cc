@@ -6,6 +6,7 @@
 //
 // usage: bbo_bench_multifidelity [--seeds 10] [--budget-trials 20] [--problems a,b] [--methods m1,m2]
 //                                [--no-peer] [--quick] [--python PY] [--script PATH] [--dir DIR]
+//                                [--pruner-params JSON]
 // Problems: x in [0,1]^4; a trial trains up to R = 81 epochs and reports y(t) = f(x) + a(x)·(t^-b(x) - R^-b(x))
 // + noise(x, t) after epoch t, so y(R) = f(x) + noise; f's minimum is 0. "consistent": every curve has the
 // same shape (the early ranking is the final one, up to noise); "crossing": configurations with a large x0
@@ -306,9 +307,12 @@ int main(int argc, char** argv) {
     }
     const int budget = budget_trials * kR;
 
-    const json hb = {{"min_resource", 1}, {"max_resource", kR}, {"reduction_factor", 3}};
-    const json sha = {{"min_resource", 1}, {"max_resource", kR}, {"reduction_factor", 3},
-                      {"min_early_stopping_rate", 0}};
+    json hb = {{"min_resource", 1}, {"max_resource", kR}, {"reduction_factor", 3}};
+    json sha = {{"min_resource", 1}, {"max_resource", kR}, {"reduction_factor", 3}, {"min_early_stopping_rate", 0}};
+    // --pruner-params JSON: merged into both pruners' parameters (e.g. {"bootstrap_count": 2}).
+    const json extra = json::parse(arg_value(argc, argv, "--pruner-params").value_or("{}"));
+    hb.update(extra);
+    sha.update(extra);
     std::vector<Method> all = {
         {"random", "random", json::object(), "none", json::object()},
         {"random+hyperband", "random", json::object(), "hyperband", hb},
