@@ -1,7 +1,9 @@
 // The `pfn` surrogate plugin: a prior-data fitted network (surrogates/pfn/pfn_core.h has the model; this
 // file maps plugin parameters onto it).
+#include <cstdint>
 #include <string>
 
+#include "bbo/device.h"
 #include "bbo/error.h"
 #include "bbo/plugin.h"
 #include "surrogates/pfn/pfn_core.h"
@@ -16,6 +18,16 @@ bbo::pfn::PfnOptions options_from(const bbo::PluginParams& p) {
   if (m != "exact" && m != "robust")
     throw bbo::ConfigError("plugin 'pfn': parameter 'moments' must be exact or robust, got '" + m + "'");
   o.robust_moments = m == "robust";
+  const std::string device = p.get_string("device");
+  try {
+    o.device = bbo::Device::parse(device);
+  } catch (const bbo::ConfigError&) {
+    throw bbo::ConfigError("plugin 'pfn': parameter 'device' must be cpu, cuda, cuda:N or auto, got '" + device + "'");
+  }
+  const int64_t min_rows = p.get_int("auto_min_rows");
+  if (min_rows < 1)
+    throw bbo::ConfigError("plugin 'pfn': parameter 'auto_min_rows' must be >= 1, got " + std::to_string(min_rows));
+  o.auto_min_rows = static_cast<size_t>(min_rows);
   return o;
 }
 
@@ -37,4 +49,10 @@ BBO_PLUGIN(bbo::surrogate_entry<PfnPlugin>(
       "optimizer uses L-BFGS; off: derivative-free local search (fewer network passes)"},
      {"moments", "string", "exact",
       "predict(): exact (the bar distribution's mean and variance) or robust (median and half the 15.9-84.1% "
-      "quantile range, squared: the Gaussian LogEI sees the body of the distribution, not its wide tails)"}}))
+      "quantile range, squared: the Gaussian LogEI sees the body of the distribution, not its wide tails)"},
+     {"device", "string", "cpu",
+      "where the network scores queries: cpu, cuda, cuda:N (an NVIDIA GPU; the CPU with a one-line notice when "
+      "none is usable) or auto (the GPU for batches of at least auto_min_rows queries)"},
+     {"auto_min_rows", "int", 1024,
+      "device auto: the number of query rows in one call from which the GPU is used (an estimate awaiting a "
+      "GPU benchmark, see pfn_core.h PfnOptions)"}}))

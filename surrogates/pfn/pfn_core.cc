@@ -281,6 +281,11 @@ void PfnNetwork::set_context(const RowMatrix& features, const std::vector<double
     t.rowwise() += w.yenc_b.transpose();
     h.bottomRows(n) = t;
   }
+  {
+    std::lock_guard lock(cuda_.mutex);
+    cuda_.context_current = false;  // the engine's copy of the cache is stale
+  }
+  tokens_ = static_cast<size_t>(n) + 1;
   keys_.assign(w.layers, RowMatrix());
   values_.assign(w.layers, RowMatrix());
   RowMatrix z;
@@ -298,10 +303,116 @@ void PfnNetwork::set_context(const RowMatrix& features, const std::vector<double
   }
 }
 
+void PfnNetwork::set_device(const Device& requested, size_t auto_min_rows) {
+  device_ = requested;
+  auto_min_rows_ = auto_min_rows;
+  std::lock_guard lock(cuda_.mutex);
+  cuda_.failed = false;  // a new request gets a new chance
+}
+
+Device PfnNetwork::last_device() const {
+  std::lock_guard lock(cuda_.mutex);
+  return cuda_.last;
+}
+
 RowMatrix PfnNetwork::logits(const RowMatrix& query_features) const {
   const PfnWeights& w = *w_;
-  const Eigen::Index E = static_cast<Eigen::Index>(w.emsize);
   if (keys_.size() != w.layers) throw Error("pfn: logits() before set_context()");
+  if (static_cast<size_t>(query_features.cols()) != w.max_dims)
+    throw ValueError("pfn: query features have " + std::to_string(query_features.cols()) + " columns, the network " +
+                     std::to_string(w.max_dims));
+  const size_t m = static_cast<size_t>(query_features.rows());
+  const Device dev = resolve_device(device_, m >= auto_min_rows_, "pfn");
+  if (dev.kind == Device::Kind::Cuda && m > 0) {
+    std::lock_guard lock(cuda_.mutex);
+    if (!cuda_.failed) {
+      RowMatrix out(query_features.rows(), static_cast<Eigen::Index>(w.buckets));
+      std::string why;
+      if (cuda_logits(dev.index, query_features, out, &why)) {
+        cuda_.last = dev;
+        return out;
+      }
+      cuda_.failed = true;
+      cuda_.engine.reset();
+      if (device_.kind == Device::Kind::Cuda) notice_cpu_fallback("pfn", device_, why);
+    }
+  }
+  {
+    std::lock_guard lock(cuda_.mutex);
+    cuda_.last = Device{};
+  }
+  return cpu_logits(query_features);
+}
+
+namespace {
+void pfn_backend_anchor() {}  // an address inside this library, for open_cuda_backend()
+}  // namespace
+
+// Called with cuda_.mutex held.
+bool PfnNetwork::cuda_logits(int index, const RowMatrix& query_features, RowMatrix& out, std::string* why) const {
+  const PfnWeights& w = *w_;
+  if (!cuda_.engine || cuda_.index != index) {
+    cuda_.engine.reset();
+    cuda_.context_current = false;
+    void* symbol =
+        open_cuda_backend(reinterpret_cast<const void*>(&pfn_backend_anchor), kPfnCudaLibrary, kPfnCudaFactory, why);
+    if (!symbol) return false;
+    const auto create = reinterpret_cast<PfnCudaFactory>(symbol);
+    std::unique_ptr<PfnDeviceEngine> engine(create(index, why));
+    if (!engine) return false;
+    // The weights in the backend's plain layout (row-major arrays; the query rows of the QKV projection).
+    const size_t E = w.emsize;
+    auto flat = [](const auto& m) { return std::vector<double>(m.data(), m.data() + m.size()); };
+    PfnDeviceWeights dw;
+    dw.max_dims = w.max_dims;
+    dw.emsize = E;
+    dw.heads = w.heads;
+    dw.ff = w.ff;
+    dw.dec_hidden = w.dec_hidden;
+    dw.buckets = w.buckets;
+    dw.xenc_w = flat(w.xenc_w);
+    dw.xenc_b = flat(w.xenc_b);
+    for (const auto& L : w.layer) {
+      PfnDeviceLayer d;
+      d.ln1_w = flat(L.ln1_w);
+      d.ln1_b = flat(L.ln1_b);
+      d.q_w.assign(L.qkv_w.data(), L.qkv_w.data() + E * E);  // row-major: the first E rows
+      d.q_b.assign(L.qkv_b.data(), L.qkv_b.data() + E);
+      d.out_w = flat(L.out_w);
+      d.out_b = flat(L.out_b);
+      d.ln2_w = flat(L.ln2_w);
+      d.ln2_b = flat(L.ln2_b);
+      d.ff1_w = flat(L.ff1_w);
+      d.ff1_b = flat(L.ff1_b);
+      d.ff2_w = flat(L.ff2_w);
+      d.ff2_b = flat(L.ff2_b);
+      dw.layer.push_back(std::move(d));
+    }
+    dw.lnf_w = flat(w.lnf_w);
+    dw.lnf_b = flat(w.lnf_b);
+    dw.dec1_w = flat(w.dec1_w);
+    dw.dec1_b = flat(w.dec1_b);
+    dw.dec2_w = flat(w.dec2_w);
+    dw.dec2_b = flat(w.dec2_b);
+    if (!engine->load_weights(dw, why)) return false;
+    cuda_.engine = std::move(engine);
+    cuda_.index = index;
+  }
+  if (!cuda_.context_current) {
+    std::vector<const double*> keys, values;
+    for (size_t l = 0; l < w.layers; ++l) {
+      keys.push_back(keys_[l].data());
+      values.push_back(values_[l].data());
+    }
+    if (!cuda_.engine->set_context(tokens_, keys, values, why)) return false;
+    cuda_.context_current = true;
+  }
+  return cuda_.engine->logits(query_features.data(), static_cast<size_t>(query_features.rows()), out.data(), why);
+}
+
+RowMatrix PfnNetwork::cpu_logits(const RowMatrix& query_features) const {
+  const PfnWeights& w = *w_;
+  const Eigen::Index E = static_cast<Eigen::Index>(w.emsize);
   RowMatrix h = linear(query_features, w.xenc_w, w.xenc_b), z;
   for (size_t l = 0; l < w.layers; ++l) {
     const auto& L = w.layer[l];
@@ -328,6 +439,7 @@ PfnSurrogate::PfnSurrogate(const PfnOptions& options)
       robust_(options.robust_moments),
       bar_(weights_->borders),
       net_(weights_) {
+  net_.set_device(options.device, options.auto_min_rows);
   net_.set_context(RowMatrix(0, static_cast<Eigen::Index>(weights_->max_dims)), {});
 }
 

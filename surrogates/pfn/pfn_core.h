@@ -18,12 +18,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include <Eigen/Dense>
 
+#include "bbo/device.h"
 #include "bbo/surrogate.h"
+#include "surrogates/pfn/pfn_device.h"
 
 namespace bbo::pfn {
 
@@ -81,6 +84,15 @@ struct PfnWeights {
 
 // The network on standardized data: the context (features already scaled, see features()) is encoded once;
 // logits() then scores any number of queries.
+//
+// Device: logits() runs on the CPU (Eigen) by default. With set_device(cuda[:N]) it scores the queries on
+// that GPU through the CUDA backend (pfn_device.h, libbbo_pfn_cuda.so: the weights uploaded once per
+// network, the context cache once per set_context(), all m query rows in one call, chunked internally);
+// with "auto" it does so when m >= auto_min_rows. The context itself is always encoded on the CPU (at most
+// 61 tokens). When the GPU cannot be used (no driver or GPU, backend not built or not loadable, a CUDA error)
+// logits() computes on the CPU: an explicit cuda request prints one line on stderr (once per process), auto
+// stays silent, and after a CUDA failure the network stays on the CPU. The GPU result equals the CPU result
+// up to rounding (same operations; tests: 1e-9).
 class PfnNetwork {
  public:
   explicit PfnNetwork(std::shared_ptr<const PfnWeights> w) : w_(std::move(w)) {}
@@ -89,12 +101,45 @@ class PfnNetwork {
   RowMatrix features(const Matrix& X, const std::vector<size_t>& columns) const;
   // Encodes n context tokens (features n × max_dims, standardized y) plus the learned prior token.
   void set_context(const RowMatrix& features, const std::vector<double>& ys);
-  // Logits (m × K) of the bar distribution at m query feature rows.
+  // Logits (m × K) of the bar distribution at m query feature rows (m × max_dims), on the device chosen by
+  // set_device(). ValueError when the rows do not have max_dims columns.
   RowMatrix logits(const RowMatrix& query_features) const;
 
+  // Where logits() computes (see the class comment); the default is the CPU.
+  void set_device(const Device& requested, size_t auto_min_rows);
+  const Device& device() const { return device_; }
+  // The device the latest logits() call computed on (cpu or cuda:N): tests and diagnostics.
+  Device last_device() const;
+
  private:
+  RowMatrix cpu_logits(const RowMatrix& query_features) const;
+  // Scores on GPU `index` through the backend into out; false with *why on any failure.
+  bool cuda_logits(int index, const RowMatrix& query_features, RowMatrix& out, std::string* why) const;
+
+  // The GPU engine and its bookkeeping; a copy of the network starts without an engine.
+  struct CudaSlot {
+    CudaSlot() = default;
+    CudaSlot(const CudaSlot&) {}
+    CudaSlot& operator=(const CudaSlot&) {
+      std::lock_guard lock(mutex);
+      engine.reset();
+      context_current = failed = false;
+      return *this;
+    }
+    std::mutex mutex;
+    std::unique_ptr<PfnDeviceEngine> engine;
+    int index = -1;                // the GPU the engine lives on
+    bool context_current = false;  // the engine holds keys_/values_
+    bool failed = false;           // a GPU attempt failed: stay on the CPU
+    Device last;                   // last_device()
+  };
+
   std::shared_ptr<const PfnWeights> w_;
   std::vector<RowMatrix> keys_, values_;  // per layer: (n + 1) × E
+  size_t tokens_ = 0;                     // n + 1
+  Device device_;
+  size_t auto_min_rows_ = 1024;
+  mutable CudaSlot cuda_;
 };
 
 struct PfnOptions {
@@ -106,6 +151,17 @@ struct PfnOptions {
   // median and ((q_0.8413 − q_0.1587)/2)², which ignores the rare, very wide tail buckets (they hold the
   // prior's extreme standardized values and dominate the exact variance at small n).
   bool robust_moments = false;
+  // Where the network scores queries (PfnNetwork::set_device): cpu (default), cuda[:N], or auto = the GPU
+  // for calls with at least auto_min_rows query rows. The threshold is an estimate awaiting `bench/run gpu`
+  // on a device: a query row costs ~0.25 Mflop (E = 64, 3 layers, up to 61 context tokens), measured ~50 µs
+  // per row on one core of the 2-core development machine (Eigen, n = 10..60, m = 64..16384), against a
+  // GPU call of ~45 kernel/cuBLAS launches and two transfers (estimated < 2 ms up to a few thousand rows) and
+  // a one-time CUDA/cuBLAS start (~0.5 s per process). Break-even per call is a few dozen rows; 1024 (CPU
+  // ~50 ms a call) leaves small batches (local searches, gradients, single predictions) on the CPU and
+  // sends the acquisition optimizer's 2,048-candidate passes and larger sets to the GPU, which repays the
+  // start within about ten such calls.
+  Device device;
+  size_t auto_min_rows = 1024;
 };
 
 // The Surrogate (see bbo/surrogate.h). Predictions describe the noisy observation y (the network is trained
