@@ -2,6 +2,7 @@
 #include <memory>
 #include <string>
 
+#include "bbo/device.h"
 #include "bbo/error.h"
 #include "bbo/plugin.h"
 #include "bbo/surrogate.h"
@@ -81,6 +82,14 @@ class BnnSurrogate final : public Surrogate {
     o.heteroscedastic = p.get_bool("heteroscedastic");
     o.fixed_noise = p.get_float("fixed_noise");
     if (!(o.fixed_noise >= 0 && o.fixed_noise < 1e6)) throw bad("fixed_noise", "must be >= 0");
+    const std::string device = p.get_string("device");
+    try {
+      o.device = Device::parse(device);
+    } catch (const ConfigError&) {
+      throw bad("device", "must be cpu, cuda, cuda:N or auto, got '" + device + "'");
+    }
+    o.auto_min_flops = p.get_float("auto_min_flops");
+    if (!(o.auto_min_flops >= 0)) throw bad("auto_min_flops", "must be >= 0");
     return o;
   }
   std::shared_ptr<bnn::BnnModel> model_;
@@ -114,4 +123,8 @@ BBO_PLUGIN(bbo::surrogate_entry<bbo::BnnSurrogate>(
      {"temperature", "float", 1.0, "sghmc: the chain samples exp(-U / temperature) (1: the posterior)"},
      {"heteroscedastic", "bool", false,
       "ensemble: input-dependent noise from the variance head (false: one learned noise level per member)"},
-     {"fixed_noise", "float", 0.0, "> 0: homoscedastic noise variance (standardized y) instead of a variance head"}}))
+     {"fixed_noise", "float", 0.0, "> 0: homoscedastic noise variance (standardized y) instead of a variance head"},
+     {"device", "string", "cpu",
+      "ensemble training: cpu | cuda | cuda:N | auto (all members at once on the GPU; sghmc always on the CPU)"},
+     {"auto_min_flops", "float", 1e10,
+      "device auto: train on the GPU from this estimated work (6 * params * batch rows * members * steps)"}}))

@@ -7,7 +7,9 @@
 #include <string>
 #include <utility>
 
+#include "bbo/device.h"
 #include "bbo/error.h"
+#include "surrogates/bnn/bnn_device.h"
 
 namespace bbo::bnn {
 namespace {
@@ -158,12 +160,19 @@ class Batcher {
       }
       return;
     }
+    const size_t* rows = next_rows();
+    gather(U, z, idx_, static_cast<size_t>(rows - idx_.data()), batch_, Ub, zb);
+  }
+  // The next minibatch's batch() rows (when batch() < n): the same RNG calls as next(), for the GPU path,
+  // which gathers the rows itself. Valid until the next call.
+  const size_t* next_rows() {
     if (pos_ + batch_ > n_) {
       for (size_t i = n_; i > 1; --i) std::swap(idx_[i - 1], idx_[rng_() % i]);
       pos_ = 0;
     }
-    gather(U, z, idx_, pos_, batch_, Ub, zb);
+    const size_t* rows = idx_.data() + pos_;
     pos_ += batch_;
+    return rows;
   }
   size_t batch() const { return batch_; }
 
@@ -173,6 +182,11 @@ class Batcher {
   std::vector<size_t> idx_;
   std::mt19937_64& rng_;
 };
+
+// The parameters adam_train holds at zero: the variance head's weights unless heteroscedastic.
+std::pair<Eigen::Index, Eigen::Index> frozen_weights(const std::vector<int>& sizes, const BnnOptions& o) {
+  return o.heteroscedastic ? std::pair<Eigen::Index, Eigen::Index>{0, 0} : variance_weights(sizes);
+}
 
 // Adam with decoupled weight decay on the mean NLL, cosine learning-rate decay from lr to lr/10. The first
 // mse_steps minimize the squared error instead: a variance head trained from the start can settle on
@@ -187,7 +201,7 @@ void adam_train(Net& net, const Activation& act, const MatrixXd& U, const Vector
   std::vector<MatrixXd> acts;
   constexpr double b1 = 0.9, b2 = 0.999, eps = 1e-8;
   double b1t = 1.0, b2t = 1.0;
-  const auto [vw, vn] = o.heteroscedastic ? std::pair<Eigen::Index, Eigen::Index>{0, 0} : variance_weights(net.sizes);
+  const auto [vw, vn] = frozen_weights(net.sizes, o);
   net.theta.segment(vw, vn).setZero();  // homoscedastic: σ² is the head's bias alone
   for (int t = 0; t < steps; ++t) {
     batcher.next(U, z, Ub, zb);
@@ -202,6 +216,81 @@ void adam_train(Net& net, const Activation& act, const MatrixXd& U, const Vector
     net.theta *= 1.0 - rate * o.weight_decay;
     net.theta.array() -= rate * (m.array() / (1 - b1t)) / ((v.array() / (1 - b2t)).sqrt() + eps);
   }
+}
+
+// The minibatch rows of every member for the CUDA backend: one Batcher per member on a copy of that member's
+// RNG, so that the rows are the ones adam_train would draw, and the caller's RNGs stay as they were (a CPU
+// fallback after a GPU failure starts from them).
+class MemberBatches final : public BatchSource {
+ public:
+  MemberBatches(size_t n, size_t batch, const std::vector<std::mt19937_64>& rngs) : rngs_(rngs) {
+    batchers_.reserve(rngs_.size());
+    for (std::mt19937_64& rng : rngs_) batchers_.emplace_back(n, batch, rng);
+  }
+  void fill(int /*first*/, int count, int32_t* rows) override {
+    for (int s = 0; s < count; ++s)
+      for (Batcher& b : batchers_) {
+        const size_t* r = b.next_rows();
+        for (size_t k = 0; k < b.batch(); ++k) *rows++ = static_cast<int32_t>(r[k]);
+      }
+  }
+
+ private:
+  std::vector<std::mt19937_64> rngs_;
+  std::vector<Batcher> batchers_;  // each refers to its element of rngs_ (never reallocated)
+};
+
+EnsembleTrainerFactory g_testing_factory = nullptr;  // set_ensemble_trainer_factory_for_testing
+
+// Loads the CUDA backend (once per process) and makes a trainer on GPU `device`; nullptr with *why otherwise.
+std::unique_ptr<EnsembleTrainer> open_trainer(int device, std::string* why) {
+  if (g_testing_factory) return std::unique_ptr<EnsembleTrainer>(g_testing_factory(device, why));
+  static const char anchor = 0;  // an address inside this library: the backend is looked for beside it
+  void* symbol = open_cuda_backend(&anchor, "libbbo_bnn_cuda.so", "bbo_bnn_cuda_create", why);
+  if (!symbol) return nullptr;
+  return std::unique_ptr<EnsembleTrainer>(reinterpret_cast<EnsembleTrainerFactory>(symbol)(device, why));
+}
+
+// adam_train for all members at once on GPU `device` (members[m] trained as adam_train(members[m], ...,
+// rngs[m], mse_steps) would, up to rounding). False with *why, members and rngs untouched, when the backend is
+// missing or fails.
+bool adam_train_gpu(int device, std::vector<Net>& members, const std::vector<std::mt19937_64>& rngs,
+                    const Activation& act, const MatrixXd& U, const VectorXd& z, int steps, double lr,
+                    const BnnOptions& o, int mse_steps, std::string* why) {
+  std::unique_ptr<EnsembleTrainer> trainer = open_trainer(device, why);
+  if (!trainer) return false;
+  const std::vector<int>& sizes = members.front().sizes;
+  const Eigen::Index P = members.front().theta.size();
+  const auto [vw, vn] = frozen_weights(sizes, o);
+  std::vector<double> theta(members.size() * static_cast<size_t>(P));
+  for (size_t m = 0; m < members.size(); ++m) {
+    Eigen::Map<VectorXd> t(theta.data() + m * static_cast<size_t>(P), P);
+    t = members[m].theta;
+    t.segment(vw, vn).setZero();  // as adam_train does before its first step
+  }
+  const size_t n = static_cast<size_t>(U.cols());
+  MemberBatches batches(n, static_cast<size_t>(std::max(o.batch_size, 1)), rngs);
+  EnsembleJob job;
+  job.sizes = sizes;
+  job.members = static_cast<int>(members.size());
+  job.relu = act.relu;
+  job.fixed_noise = o.fixed_noise;
+  job.n = static_cast<int>(n);
+  job.U = U.data();
+  job.z = z.data();
+  job.batch = static_cast<int>(std::min(n, static_cast<size_t>(std::max(o.batch_size, 1))));
+  job.source = &batches;
+  job.steps = steps;
+  job.mse_steps = mse_steps;
+  job.learning_rate = lr;
+  job.weight_decay = o.weight_decay;
+  job.frozen_offset = vw;
+  job.frozen_count = vn;
+  job.theta = theta.data();
+  if (!trainer->train(job, why)) return false;
+  for (size_t m = 0; m < members.size(); ++m)
+    members[m].theta = Eigen::Map<const VectorXd>(theta.data() + m * static_cast<size_t>(P), P);
+  return true;
 }
 
 // Prior standard deviations of the parameters (sghmc).
@@ -280,6 +369,8 @@ std::string hex(uint64_t h) {
 bool categorical(const Dimension& dim) { return dim.kind == DimensionKind::kCategorical && dim.levels > 0; }
 
 }  // namespace
+
+void set_ensemble_trainer_factory_for_testing(EnsembleTrainerFactory factory) { g_testing_factory = factory; }
 
 // ---- base64 float32 ------------------------------------------------------------------------------------
 
@@ -370,6 +461,7 @@ BnnModel::BnnModel(BnnOptions o) : options_(std::move(o)) {
   if (!(options_.momentum_decay > 0 && options_.momentum_decay <= 1)) throw ConfigError("bnn: momentum_decay must be in (0, 1]");
   if (!(options_.prior_scale > 0)) throw ConfigError("bnn: prior_scale must be > 0");
   if (!(options_.fixed_noise >= 0)) throw ConfigError("bnn: fixed_noise must be >= 0");
+  if (!(options_.auto_min_flops >= 0)) throw ConfigError("bnn: auto_min_flops must be >= 0");
 }
 
 MatrixXd BnnModel::encode(const Matrix& X) const {
@@ -404,6 +496,7 @@ void BnnModel::fit(const FitInput& in) {
   cond_z_.resize(0);
   train_steps_ = 0;
   restored_ = false;
+  trained_on_gpu_ = false;
   fitted_ = true;
 
   y_mean_ = 0.0;
@@ -478,14 +571,33 @@ void BnnModel::fit(const FitInput& in) {
     const int steps = warm.empty() ? cold_steps : std::max(1, static_cast<int>(std::ceil(options_.warm_fraction * cold_steps)));
     // A warm run starts at a smaller step: it refines, it should not shake the weights out of their basin.
     const double lr = warm.empty() ? options_.learning_rate : 0.3 * options_.learning_rate;
+    const int mse_steps = warm.empty() ? steps / 3 : 0;
+    // Each member's RNG draws its initial weights, then its minibatch order (in adam_train, or on the host
+    // for the GPU): both paths draw the same numbers.
+    std::vector<std::mt19937_64> rngs;
+    std::vector<Net> members;
+    rngs.reserve(want);
     for (size_t m = 0; m < want; ++m) {
-      std::mt19937_64 rng(in.seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL * (m + 1));
-      Net net = warm.empty() ? init_net(sizes, act.relu, rng) : warm[m];
-      adam_train(net, act, U, z, steps, lr, options_, rng, warm.empty() ? steps / 3 : 0);
-      nets_.push_back(std::move(net));
-      train_steps_ += steps;
+      rngs.emplace_back(in.seed * 0x9e3779b97f4a7c15ULL + 0x632be59bd9b4e019ULL * (m + 1));
+      members.push_back(warm.empty() ? init_net(sizes, act.relu, rngs.back()) : warm[m]);
     }
+    const double rows = static_cast<double>(std::min(n, static_cast<size_t>(std::max(options_.batch_size, 1))));
+    const double flops = 6.0 * static_cast<double>(n_params(sizes)) * rows * static_cast<double>(want) * steps;
+    const Device device = g_testing_factory && options_.device.kind == Device::Kind::Cuda
+                              ? options_.device
+                              : resolve_device(options_.device, flops >= options_.auto_min_flops, "bnn");
+    if (device.kind == Device::Kind::Cuda) {
+      std::string why;
+      trained_on_gpu_ = adam_train_gpu(device.index, members, rngs, act, U, z, steps, lr, options_, mse_steps, &why);
+      if (!trained_on_gpu_ && options_.device.kind == Device::Kind::Cuda) notice_cpu_fallback("bnn", options_.device, why);
+    }
+    if (!trained_on_gpu_)
+      for (size_t m = 0; m < want; ++m) adam_train(members[m], act, U, z, steps, lr, options_, rngs[m], mse_steps);
+    nets_ = std::move(members);
+    train_steps_ += steps * static_cast<int>(want);
   } else {
+    if (options_.device.kind == Device::Kind::Cuda)
+      notice_cpu_fallback("bnn", options_.device, "the sghmc variant trains on the CPU only");
     std::mt19937_64 rng(in.seed ^ 0xd1b54a32d192ed03ULL);
     Net start;
     int burn = options_.burn_in;

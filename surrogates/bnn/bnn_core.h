@@ -65,7 +65,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bbo/device.h"
 #include "bbo/surrogate.h"
+#include "surrogates/bnn/bnn_device.h"
 
 namespace bbo::bnn {
 
@@ -95,6 +97,16 @@ struct BnnOptions {
   double momentum_decay = 0.05;  // α
   double prior_scale = 3.0;
   double temperature = 1.0;  // the chain samples exp(−U/T)
+  // Where the ensemble trains (bbo/device.h): cpu, cuda[:N] or auto. On a GPU all members train at once
+  // (bnn_device.h; the same steps, minibatches and formulas as on the CPU, equal up to rounding); prediction
+  // stays on the CPU. The sghmc chain (sequential) always runs on the CPU (explicit cuda: a one-line notice).
+  bbo::Device device;
+  // auto uses the GPU when the fit's estimated flops 6 · P · B · M · steps (P parameters per net, B rows per
+  // step, M members) reach this. An estimate awaiting `bench/run gpu` on a device: the CPU path runs at ~6
+  // GFLOP/s (measured, one core, default 2 × 50 nets: 3.4e9 flops in 0.55 s), a GPU step is launch-bound at
+  // these sizes (~20 launches, ~0.1 ms), and the first GPU fit of a process pays ~0.5 s of context and cuBLAS
+  // set-up; 1e10 flops (~1.7 s of CPU) keeps the default fits (n <= a few hundred) on the CPU.
+  double auto_min_flops = 1e10;
 };
 
 // One network: layer sizes and all parameters in one flat vector (per layer: W row-major out × in, then b).
@@ -129,6 +141,7 @@ class BnnModel {
   double y_std() const { return y_std_; }
   int train_steps() const { return train_steps_; }  // optimizer / sampler steps of the last fit, all nets
   bool restored() const { return restored_; }       // the last fit reused the warm start's networks as they were
+  bool trained_on_gpu() const { return trained_on_gpu_; }  // the last fit's networks were trained by the CUDA backend
   // Per-net standardized means and noise variances at the rows of X (nets × m each).
   void net_outputs(const Matrix& X, Eigen::MatrixXd& mu, Eigen::MatrixXd& var) const;
 
@@ -152,6 +165,7 @@ class BnnModel {
   double noise_ = 0.0;  // mean σ² at the training points (standardized)
   int train_steps_ = 0;
   bool restored_ = false;
+  bool trained_on_gpu_ = false;
   // Conditioning (empty when q = 0): the pending points' encoding, their fantasy z, the members' centred
   // means there (M × q), (C_PP + A_P)⁻¹ and its product with z_P − μ̄_P.
   Eigen::MatrixXd cond_U_;
@@ -161,6 +175,11 @@ class BnnModel {
   Eigen::VectorXd cond_alpha_;
   Eigen::VectorXd cond_noise_;  // A_P
 };
+
+// Testing seam (bnn_cuda_test): while a factory is set, fit() takes device cuda[:N] as available and trains
+// the ensemble with trainers from it instead of the CUDA backend's (the test runs bnn_cuda.cu's code on the
+// host with emulated CUDA calls). Not thread-safe; nullptr restores the normal behaviour.
+void set_ensemble_trainer_factory_for_testing(EnsembleTrainerFactory factory);
 
 // Base64 of float32 little-endian values (state blobs), and back; exposed for tests.
 std::string encode_floats(const Eigen::VectorXd& v);
