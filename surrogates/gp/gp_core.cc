@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <numbers>
 #include <string>
 
 #include "bbo/error.h"
+#include "surrogates/gp/batch_lbfgs.h"
+#include "surrogates/gp/gp_device.h"
+#include "surrogates/gp/gp_kernel_math.h"
 
 // LAPACK (OpenBLAS): the Cholesky factor and the inverse from it are most of a fit's time at large n, and
 // OpenBLAS runs them blocked and on every core (Eigen's LLT is about as fast on one core, but only uses one).
@@ -86,10 +90,12 @@ void cross_r2(const std::vector<Dimension>& dims, const std::vector<double>& ls,
     const double w = 1.0 / (ls[j] * ls[j]);
     const auto a = A.col(j).array();
     if (is_categorical(dims, j)) {
-      for (Eigen::Index k = 0; k < B.rows(); ++k)
-        r2.col(k).array() += w * (a != B(k, j)).cast<double>();
+      for (Eigen::Index k = 0; k < B.rows(); ++k) {
+        const double b = B(k, j);
+        r2.col(k).array() += a.unaryExpr([b, w](double v) { return r2_categorical(v, b, w); });
+      }
     } else {
-      for (Eigen::Index k = 0; k < B.rows(); ++k) r2.col(k).array() += w * (a - B(k, j)).square();
+      for (Eigen::Index k = 0; k < B.rows(); ++k) r2.col(k).array() += r2_continuous(a - B(k, j), w);
     }
   }
 }
@@ -103,15 +109,14 @@ void matern_from_r2(const MatrixXd& r2, double s2, MatrixXd& K, MatrixXd* G) {
   double* k = K.data();
   double* g = G ? G->data() : nullptr;
   constexpr Eigen::Index kBlock = 1024;
-  ArrayXd rho(kBlock), e(kBlock);
+  ArrayXd rs;
   for (Eigen::Index start = 0; start < total; start += kBlock) {
     Eigen::Index len = std::min(kBlock, total - start);
-    auto rb = rho.head(len);
-    auto eb = e.head(len);
-    rb = (5.0 * Eigen::Map<const ArrayXd>(r + start, len)).sqrt();
-    eb = (-rb).exp();
-    Eigen::Map<ArrayXd>(k + start, len) = s2 * (1.0 + rb + rb.square() * (1.0 / 3.0)) * eb;
-    if (g) Eigen::Map<ArrayXd>(g + start, len) = (-5.0 / 6.0 * s2) * (1.0 + rb) * eb;
+    rs = Eigen::Map<const ArrayXd>(r + start, len);
+    if (g)
+      matern52_k_dk(rs, s2, Eigen::Map<ArrayXd>(k + start, len), Eigen::Map<ArrayXd>(g + start, len));
+    else
+      Eigen::Map<ArrayXd>(k + start, len) = matern52_k(rs, s2);
   }
 }
 
@@ -215,10 +220,7 @@ VectorXd nngp_diagonal(const std::vector<Dimension>& dims, const Hyper& h, int d
   return h.signal * (nngp_base_diagonal(dims, h, A).array() + depth * h.bias).matrix();
 }
 
-double matern52(double r2) {
-  double rho = std::sqrt(5.0 * r2);
-  return (1.0 + rho + rho * rho / 3.0) * std::exp(-rho);
-}
+double matern52(double r2) { return matern52_k(r2, 1.0); }
 
 // ---- MapObjective ----------------------------------------------------------------------------------------
 
@@ -305,13 +307,9 @@ std::vector<double> MapObjective::prior_start(std::mt19937_64* rng) const {
   return t;
 }
 
-double MapObjective::value(const double* theta, double* grad) {
-  const Hyper h = unpack(theta);
-  const Eigen::Index n = X_.rows();
+double MapObjective::log_prior(const double* theta, double* grad) const {
   const bool want_grad = grad != nullptr;
-  const bool warp_grad = want_grad && !warped_.empty();
-
-  // Log prior (and its gradient) first: it does not need the factorization.
+  const double noise = options_.deterministic ? options_.fixed_noise : std::exp(theta[d_ + 1]);
   double lp = 0.0;
   if (want_grad) std::fill(grad, grad + n_params_, 0.0);
   for (size_t j = 0; j < d_; ++j) {
@@ -326,26 +324,37 @@ double MapObjective::value(const double* theta, double* grad) {
     if (want_grad) grad[p] += -u / kSignalPriorSd;
     ++p;
   }
-  const size_t noise_index = p;
   if (!options_.deterministic) {
     // Gamma(σ²; shape, rate) density at σ² (as a density of σ², like BoTorch's priors on raw values).
-    lp += (kNoiseShape - 1) * theta[p] - kNoiseRate * h.noise;
-    if (want_grad) grad[p] += (kNoiseShape - 1) - kNoiseRate * h.noise;
+    lp += (kNoiseShape - 1) * theta[p] - kNoiseRate * noise;
+    if (want_grad) grad[p] += (kNoiseShape - 1) - kNoiseRate * noise;
     ++p;
   }
-  const size_t bias_index = p;
   if (options_.nngp) {
     double u = theta[p] / kBiasPriorSd;
     lp += -0.5 * u * u;
     if (want_grad) grad[p] += -u / kBiasPriorSd;
     ++p;
   }
-  const size_t warp_index = p;
   for (size_t k = 0; k < 2 * warped_.size(); ++k) {
     double u = theta[p + k] / kWarpPriorSd;
     lp += -0.5 * u * u;
     if (want_grad) grad[p + k] += -u / kWarpPriorSd;
   }
+  return lp;
+}
+
+double MapObjective::value(const double* theta, double* grad) {
+  const Hyper h = unpack(theta);
+  const Eigen::Index n = X_.rows();
+  const bool want_grad = grad != nullptr;
+  const bool warp_grad = want_grad && !warped_.empty();
+
+  // Log prior (and its gradient) first: it does not need the factorization.
+  const double lp = log_prior(theta, grad);
+  const size_t noise_index = d_ + 1;
+  const size_t bias_index = noise_index + (options_.deterministic ? 0 : 1);
+  const size_t warp_index = bias_index + (options_.nngp ? 1 : 0);
   if (n == 0) return lp;
   if (options_.nngp) return lp + nngp_log_likelihood(h, grad, noise_index, bias_index, warp_index);
 
@@ -356,24 +365,22 @@ double MapObjective::value(const double* theta, double* grad) {
   for (size_t j = 0; j < d_; ++j) inv_l2[j] = 1.0 / (h.lengthscale[j] * h.lengthscale[j]);
   K_.resize(n, n);  // K_f + σ² I, then its Cholesky factor (lower)
   if (want_grad) G_.resize(n, n);
-  ArrayXd r2(n), rho(n), e(n);
+  ArrayXd rs;  // r² of column k's lower segment
   for (Eigen::Index k = 0; k < n; ++k) {
     const Eigen::Index len = n - k;
-    auto rs = r2.head(len);
-    rs.setZero();
+    rs.setZero(len);
     for (size_t j = 0; j < d_; ++j) {
       const auto x = Xt_.col(j).tail(len).array();
+      const double c = Xt_(k, j), w = inv_l2[j];
       if (is_categorical(dims_, j))
-        rs += inv_l2[j] * (x != Xt_(k, j)).template cast<double>();
+        rs += x.unaryExpr([c, w](double v) { return r2_categorical(v, c, w); });
       else
-        rs += inv_l2[j] * (x - Xt_(k, j)).square();
+        rs += r2_continuous(x - c, w);
     }
-    auto rb = rho.head(len);
-    auto eb = e.head(len);
-    rb = (5.0 * rs).sqrt();
-    eb = (-rb).exp();
-    K_.col(k).tail(len) = h.signal * (1.0 + rb + rb.square() * (1.0 / 3.0)) * eb;
-    if (want_grad) G_.col(k).tail(len) = (-5.0 / 6.0 * h.signal) * (1.0 + rb) * eb;
+    if (want_grad)
+      matern52_k_dk(rs, h.signal, K_.col(k).tail(len).array(), G_.col(k).tail(len).array());
+    else
+      K_.col(k).tail(len) = matern52_k(rs, h.signal).matrix();
   }
   // The signal gradient needs Σ Q ∘ K_f: keep a copy of K_f (lower).
   if (want_grad) Kf_ = K_;
@@ -403,10 +410,11 @@ double MapObjective::value(const double* theta, double* grad) {
     m *= q;  // M = Q ∘ G (lower); its diagonal multiplies D = 0 below
     for (size_t j = 0; j < d_; ++j) {
       const auto x = Xt_.col(j).tail(len).array();
+      const double c = Xt_(k, j);
       if (is_categorical(dims_, j))
-        ls_sum[j] += 2.0 * (m * (x != Xt_(k, j)).template cast<double>()).sum();
+        ls_sum[j] += 2.0 * (m * x.unaryExpr([c](double v) { return r2_categorical(v, c, 1.0); })).sum();
       else
-        ls_sum[j] += 2.0 * (m * (x - Xt_(k, j)).square()).sum();
+        ls_sum[j] += 2.0 * (m * r2_continuous(x - c, 1.0)).sum();
     }
   }
   grad[d_] += 0.5 * sum_qk;  // ∂K/∂log s² = K_f
@@ -574,6 +582,131 @@ double nlopt_callback(unsigned n, const double* x, double* grad, void* data) {
 
 }  // namespace
 
+// ---- The GPU path ------------------------------------------------------------------------------------------
+
+struct GpModel::DeviceState {
+  std::unique_ptr<GpDeviceEngine> engine;
+  int index = -1;           // the CUDA device of engine
+  bool injected = false;    // engine came from set_device_engine (used whatever options.device says)
+  bool active = false;      // the current fit computes on the GPU
+  bool factorized = false;  // engine holds the factor of the current hyper-parameters
+  std::mutex mutex;         // serializes engine calls (predict is const and may run concurrently)
+};
+
+namespace {
+void anchor() {}  // an address inside this plugin, for open_cuda_backend
+constexpr const char* kUnsupported = "the GPU path of gp supports the matern52 kernel without warping";
+}  // namespace
+
+bool GpModel::on_gpu() const { return device_ && device_->active; }
+
+void GpModel::set_device_engine(std::unique_ptr<GpDeviceEngine> engine) {
+  device_ = std::make_shared<DeviceState>();
+  device_->engine = std::move(engine);
+  device_->injected = device_->engine != nullptr;
+}
+
+void GpModel::device_failed(const std::string& why) const {
+  if (options_.device.kind == Device::Kind::Cuda) notice_cpu_fallback("gp", options_.device, why);
+  if (device_) {
+    device_->active = false;
+    device_->factorized = false;
+  }
+}
+
+void GpModel::select_device() {
+  if (device_) {
+    device_->active = false;
+    device_->factorized = false;
+  }
+  const size_t n = static_cast<size_t>(X_.rows());
+  const bool injected = device_ && device_->injected;
+  if (n < 2 || (!injected && options_.device.kind == Device::Kind::Cpu)) return;
+  const Device dev = injected ? Device{Device::Kind::Cuda, 0}
+                              : resolve_device(options_.device,
+                                               n >= static_cast<size_t>(std::max(options_.gpu_min_n, 0)), "gp");
+  if (dev.kind != Device::Kind::Cuda) return;
+  if (options_.nngp || options_.warping) {
+    device_failed(kUnsupported);
+    return;
+  }
+  if (!injected && (!device_ || !device_->engine || device_->index != dev.index)) {
+    std::string reason;
+    auto factory = reinterpret_cast<GpCudaFactory>(
+        open_cuda_backend(reinterpret_cast<const void*>(&anchor), kGpCudaLibrary, kGpCudaFactory, &reason));
+    GpDeviceEngine* engine = factory ? factory(dev.index, &reason) : nullptr;
+    if (!engine) {
+      device_failed(reason.empty() ? std::string("the CUDA backend did not initialise") : reason);
+      return;
+    }
+    device_ = std::make_shared<DeviceState>();
+    device_->engine.reset(engine);
+    device_->index = dev.index;
+  }
+  GpDeviceData data;
+  data.n = n;
+  data.d = d_;
+  data.X.resize(n * d_);
+  for (size_t i = 0; i < n; ++i)
+    for (size_t j = 0; j < d_; ++j)
+      data.X[i * d_ + j] = X_(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j));
+  data.z.assign(z_.data(), z_.data() + n);
+  data.categorical.resize(d_);
+  for (size_t j = 0; j < d_; ++j) data.categorical[j] = is_categorical(dims_, j) ? 1 : 0;
+  data.deterministic = options_.deterministic;
+  data.fixed_noise = options_.fixed_noise;
+  std::lock_guard lock(device_->mutex);
+  try {
+    device_->engine->set_data(data);
+    device_->active = true;
+  } catch (const std::exception& e) {
+    device_failed(e.what());
+  }
+}
+
+std::vector<double> GpModel::run_starts_device(MapObjective& obj, const std::vector<std::vector<double>>& starts,
+                                               int evals, const std::vector<double>& fallback) {
+  std::vector<double> lo, hi;
+  obj.bounds(lo, hi);
+  const size_t P = obj.size();
+  GpDeviceEngine& engine = *device_->engine;
+  // Minimizes −(log likelihood + log prior); the priors come from MapObjective (one copy of their code).
+  auto objective = [&](const double* X, size_t B, double* values, double* grads) {
+    engine.log_likelihood_batch(X, B, values, grads);
+    std::vector<double> g(P);
+    for (size_t b = 0; b < B; ++b) {
+      if (!std::isfinite(values[b])) {
+        values[b] = std::numeric_limits<double>::infinity();
+        continue;
+      }
+      values[b] = -(values[b] + obj.log_prior(X + b * P, g.data()));
+      for (size_t i = 0; i < P; ++i) grads[b * P + i] = -(grads[b * P + i] + g[i]);
+    }
+  };
+  BatchLbfgsOptions bo;
+  bo.max_evals = evals;
+  bo.ftol_abs = options_.fit_tolerance;  // as the CPU path's NLopt ftol_abs / xtol_rel
+  bo.xtol_rel = 1e-7;
+  std::vector<BatchLbfgsResult> results;
+  {
+    std::lock_guard lock(device_->mutex);
+    device_->factorized = false;
+    results = batch_lbfgs_minimize(objective, starts, lo, hi, bo);
+  }
+  double best = -std::numeric_limits<double>::infinity();
+  std::vector<double> best_theta;
+  for (const auto& r : results) {
+    fit_evals_ += r.evals;
+    if (!r.x.empty() && -r.f > best) {
+      best = -r.f;
+      best_theta = r.x;
+    }
+  }
+  if (best_theta.empty()) return fallback;
+  log_posterior_ = best;
+  return best_theta;
+}
+
 void GpModel::fit(const FitInput& in) {
   validate_fit_input(in, "gp");
   const size_t n = in.X.rows, d = in.X.cols;
@@ -589,6 +722,7 @@ void GpModel::fit(const FitInput& in) {
   if (!(y_std_ > 1e-12 * std::max(1.0, std::fabs(y_mean_)))) y_std_ = 1.0;  // constant y
   z_.resize(static_cast<Eigen::Index>(n));
   for (size_t i = 0; i < n; ++i) z_[i] = (in.y[i] - y_mean_) / y_std_;
+  select_device();
 
   MapObjective obj(dims_, X_, z_, options_);
   std::vector<double> theta = obj.prior_start(nullptr);
@@ -673,6 +807,15 @@ std::vector<double> GpModel::cold_search(const GpOptions& o, const std::vector<s
 
 std::vector<double> GpModel::run_starts(MapObjective& obj, const std::vector<std::vector<double>>& starts,
                                         int evals, const std::vector<double>& fallback) {
+  if (on_gpu() && obj.rows() == static_cast<size_t>(X_.rows())) {
+    const int evals_before = fit_evals_;
+    try {
+      return run_starts_device(obj, starts, evals, fallback);
+    } catch (const std::exception& e) {
+      device_failed(e.what());  // and search on the CPU below
+      fit_evals_ = evals_before;
+    }
+  }
   std::vector<double> lo, hi;
   obj.bounds(lo, hi);
   OptContext best;
@@ -724,6 +867,7 @@ void GpModel::fit_fixed(const std::vector<Dimension>& dims, const Matrix& X, con
   y_std_ = y_std;
   z_.resize(static_cast<Eigen::Index>(y.size()));
   for (size_t i = 0; i < y.size(); ++i) z_[i] = (y[i] - y_mean_) / y_std_;
+  select_device();
   hyper_ = hyper;
   if (options_.warping && hyper_.warp_a.empty()) {
     hyper_.warp_a.assign(d_, 1.0);
@@ -767,6 +911,30 @@ VectorXd GpModel::prior_variance(const MatrixXd& At) const {
 }
 
 void GpModel::factorize() {
+  if (on_gpu()) {
+    const Eigen::Index n = X_.rows();
+    std::lock_guard lock(device_->mutex);
+    bool ok = false, failed = false;
+    try {
+      device_->factorized = false;
+      L_.resize(n, n);
+      alpha_.resize(n);
+      ok = device_->engine->factorize(hyper_.lengthscale, hyper_.signal, hyper_.noise, &jitter_, L_.data(),
+                                      alpha_.data());
+    } catch (const std::exception& e) {
+      device_failed(e.what());  // factorize on the CPU below
+      failed = true;
+    }
+    if (!failed) {
+      if (!ok)
+        throw Error("gp: the kernel matrix (n = " + std::to_string(n) +
+                    ") is not positive definite even with jitter 1e-2 of its diagonal");
+      L_.triangularView<Eigen::StrictlyUpper>().setZero();
+      Xt_ = X_;  // no warping on the GPU path
+      device_->factorized = true;
+      return;
+    }
+  }
   warp(X_, Xt_, nullptr);
   MatrixXd K;
   kernel(Xt_, Xt_, K);
@@ -807,6 +975,22 @@ Prediction GpModel::predict(const Matrix& Xq) const {
   if (X_.rows() == 0) {
     for (size_t i = 0; i < m; ++i) p.variance[i] = y_std_ * y_std_ * prior[static_cast<Eigen::Index>(i)];
     return p;
+  }
+  if (device_ && m >= static_cast<size_t>(std::max(options_.gpu_min_predict_rows, 0))) {
+    std::lock_guard lock(device_->mutex);
+    if (device_->active && device_->factorized) {
+      std::vector<double> mean(m), latent(m);
+      try {
+        device_->engine->predict(Xq.data.data(), m, mean.data(), latent.data());
+        for (size_t i = 0; i < m; ++i) {
+          p.mean[i] = y_mean_ + y_std_ * mean[i];
+          p.variance[i] = y_std_ * y_std_ * std::max(latent[i], 0.0);
+        }
+        return p;
+      } catch (const std::exception& e) {
+        device_failed(e.what());  // predict on the CPU below
+      }
+    }
   }
   // Blocks of queries bound the n × block work matrices (scoring 100k candidates at n = 1000 would
   // otherwise hold 1.6 GB); 1024 columns keep the triangular solve efficient.
@@ -956,6 +1140,7 @@ Matrix GpModel::sample(const Matrix& Xq, size_t k, std::mt19937_64& rng) const {
 std::shared_ptr<GpModel> GpModel::condition_on(const Matrix& Xn, const std::vector<double>& yn) const {
   validate_condition_input(Xn, yn, fitted_ ? d_ : 0, "gp");
   auto c = std::make_shared<GpModel>(*this);
+  c->device_.reset();  // the copy's factor changes: it computes on the CPU
   if (!fitted_) {
     c->d_ = Xn.cols;
     c->dims_.assign(c->d_, Dimension{});

@@ -31,6 +31,18 @@
 // with analytic gradients (back-propagated through the recursion); log σ_b² has the prior N(0, 1) and
 // ℓ_j the Matérn lengthscale prior (large ℓ_j: the coordinate does not matter).
 //
+// Device (GpOptions::device; docs: bbo/device.h): with "cuda[:N]", or "auto" when n >= gpu_min_n, and a usable
+// GPU and CUDA backend (libbbo_gp_cuda.so, gp_device.h), a Matérn model without warping computes on the GPU:
+// fit() runs its full-data L-BFGS starts as one lockstep batch (batch_lbfgs.h) whose trial points' log
+// likelihoods and gradients come from one batched GPU call (the log priors are added on the host by
+// MapObjective::log_prior), the final factorization is the GPU's, and predict() of at least
+// gpu_min_predict_rows rows runs on the GPU. The subset stage of a large cold fit (subset_size points) stays on
+// the CPU. Everything else (predict_with_gradient, sample, condition_on — whose model is CPU-only) uses the
+// host copy of the factor. The nngp kernel and warping are not supported on the GPU: an explicit cuda request
+// then computes on the CPU with a one-line notice, like a missing GPU or backend. Results agree with the CPU
+// path up to rounding and, for the fit, the different (batched) L-BFGS: the same MAP optimum within the
+// fit tolerance.
+//
 // Thread safety: const members (predict, sample, condition_on, state) may run concurrently; fit() may not.
 #pragma once
 
@@ -44,6 +56,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bbo/device.h"
 #include "bbo/surrogate.h"
 
 namespace bbo::gp {
@@ -66,6 +79,14 @@ struct GpOptions {
   double fit_tolerance = 1e-3; // L-BFGS stops when the log posterior improves by less than this
   bool nngp = false;           // kernel: the ReLU NNGP (see above) instead of Matérn-5/2
   int nngp_depth = 2;          // L, hidden layers of the NNGP (>= 1)
+  Device device;               // cpu (default), cuda[:N] or auto (see above)
+  // "auto" uses the GPU from this many points on. An ESTIMATE awaiting `bench/run gpu` on a device: one
+  // evaluation costs ≈ n³ flops (Cholesky factor, inverse) plus n² d for the kernel matrix; at n = 1500 that is
+  // ≈ 3·10⁹ flops, ≈ 0.1 s on 2 CPU cores against a few ms of GPU work plus ~50 launches (≈ 0.5 ms), so the
+  // GPU should win by then even when a batch holds a single start.
+  int gpu_min_n = 1500;
+  // predict() of at least this many rows uses the GPU (fewer: launch latency exceeds the O(n·m) work).
+  int gpu_min_predict_rows = 256;
 };
 
 // Hyper-parameters in natural units (standardized y).
@@ -93,9 +114,12 @@ class MapObjective {
   MapObjective(const std::vector<Dimension>& dims, const Eigen::MatrixXd& X, const Eigen::VectorXd& z,
                const GpOptions& options);
   size_t size() const { return n_params_; }
+  size_t rows() const { return static_cast<size_t>(X_.rows()); }
   // log p(z | θ) + log p(θ); grad (size()) filled when non-null. Returns -inf when no jitter makes K
   // positive definite.
   double value(const double* theta, double* grad);
+  // log p(θ) alone (the sum of the priors above); grad (size()) overwritten with its gradient when non-null.
+  double log_prior(const double* theta, double* grad) const;
   Hyper unpack(const double* theta) const;
   std::vector<double> pack(const Hyper& h) const;
   void bounds(std::vector<double>& lower, std::vector<double>& upper) const;
@@ -118,6 +142,8 @@ class MapObjective {
   Eigen::MatrixXd Xt_, dXa_, dXb_, K_, L_, G_, Kf_;
   std::vector<Eigen::MatrixXd> layers_;  // nngp: K^0 .. K^L
 };
+
+class GpDeviceEngine;  // gp_device.h
 
 class GpModel {
  public:
@@ -146,9 +172,23 @@ class GpModel {
   size_t n() const { return static_cast<size_t>(X_.rows()); }
   double log_posterior() const { return log_posterior_; }  // at the fitted θ (NaN for fit_fixed / n < 2)
   int fit_evaluations() const { return fit_evals_; }        // objective evaluations of the last fit
+  // Whether the last fit / fit_fixed computed on the GPU (and predict of many rows does).
+  bool on_gpu() const;
+  // Uses `engine` (any implementation of gp_device.h's interface) for the GPU path from the next fit on,
+  // instead of opening the CUDA backend, whatever options.device says (where the configuration is supported).
+  // For tests: a host implementation exercises the GPU path's host side on machines without a GPU.
+  void set_device_engine(std::unique_ptr<GpDeviceEngine> engine);
 
  private:
-  void factorize();  // L_, alpha_, Xt_ from X_, z_, hyper_
+  struct DeviceState;  // the CUDA engine (gp_device.h) and its lock; shared by copies, dropped by condition_on
+  void factorize();  // L_, alpha_, Xt_ from X_, z_, hyper_ (on the GPU when device_ is active)
+  // Resolves options_.device for n points and readies the engine with X_, z_ (device_->active), or not.
+  void select_device();
+  // Turns the GPU path off after a failure of the engine (one-line notice for an explicit cuda request).
+  void device_failed(const std::string& why) const;
+  // run_starts on the GPU: all starts as one lockstep batch (batch_lbfgs.h).
+  std::vector<double> run_starts_device(MapObjective& obj, const std::vector<std::vector<double>>& starts, int evals,
+                                        const std::vector<double>& fallback);
   // The cold multi-start search under options o (the `extra` starts first; the subset scheme at large n).
   std::vector<double> cold_search(const GpOptions& o, const std::vector<std::vector<double>>& extra,
                                   std::mt19937_64& rng, int warm_evals);
@@ -178,6 +218,7 @@ class GpModel {
   double y_mean_ = 0.0, y_std_ = 1.0;
   double log_posterior_ = std::numeric_limits<double>::quiet_NaN();
   int fit_evals_ = 0;
+  std::shared_ptr<DeviceState> device_;
 };
 
 }  // namespace bbo::gp
