@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -59,8 +60,20 @@ using CuDeviceGetCount = int (*)(int*);
 using CuDeviceGet = int (*)(int*, int);
 using CuDeviceGetName = int (*)(char*, int, int);
 
+// Tests only (device.h): the folder of the host-emulated backends (tests/cuda_emu), or empty.
+std::string emulation_dir() {
+  const char* dir = std::getenv(kCudaEmulationVariable);
+  return dir ? dir : "";
+}
+
 CudaInfo probe() {
   CudaInfo info;
+  if (!emulation_dir().empty()) {
+    info.built_with_cuda = true;
+    info.device_count = 1;
+    info.names.emplace_back(kCudaEmulationDeviceName);
+    return info;
+  }
   info.built_with_cuda = BBO_CUDA_BUILT != 0;
   if (!info.built_with_cuda) {
     info.unavailable_reason = "bbo was built without CUDA (BBO_WITH_CUDA off or nvcc not found)";
@@ -147,10 +160,15 @@ void* open_cuda_backend(const void* anchor, const std::string& file_name, const 
   // Candidate folders: "cuda" beside the calling plugin, then beside every plugin folder (build tree, install
   // prefix, BBO_PLUGIN_PATH) — a test program that links a surrogate's core statically finds the build tree's.
   std::vector<std::filesystem::path> dirs;
+  const std::string emulated = emulation_dir();
   Dl_info where{};
-  if (anchor && dladdr(anchor, &where) && where.dli_fname)
-    dirs.push_back(std::filesystem::path(where.dli_fname).parent_path() / "cuda");
-  for (const auto& d : PluginRegistry::default_search_dirs()) dirs.push_back(std::filesystem::path(d) / "cuda");
+  if (!emulated.empty()) {
+    dirs.push_back(emulated);  // tests only: the emulated backends and nothing else
+  } else {
+    if (anchor && dladdr(anchor, &where) && where.dli_fname)
+      dirs.push_back(std::filesystem::path(where.dli_fname).parent_path() / "cuda");
+    for (const auto& d : PluginRegistry::default_search_dirs()) dirs.push_back(std::filesystem::path(d) / "cuda");
+  }
   std::lock_guard lock(g_mutex);
   void* handle = nullptr;
   std::string tried;
@@ -169,6 +187,8 @@ void* open_cuda_backend(const void* anchor, const std::string& file_name, const 
     handle = cached;
     break;
   }
+  if (!handle && !emulated.empty())
+    return fail("CUDA backend " + file_name + " not found in " + kCudaEmulationVariable + "=" + emulated);
   if (!handle) return fail("CUDA backend " + file_name + " not found beside the plugins");
   void* symbol = dlsym(handle, factory.c_str());
   if (!symbol) return fail("CUDA backend " + file_name + " has no symbol " + factory);

@@ -160,7 +160,10 @@ __global__ void softmax_rows_kernel(double* s, size_t rows, size_t cols) {
 
 // Rows of queries processed at once: bounded by kMaxChunkRows and by kChunkDoubles of scratch memory
 // (512 MB), so that 100,000 candidates (or any m) run in a few passes of fixed memory.
-constexpr size_t kMaxChunkRows = 16384;
+#ifndef BBO_PFN_CUDA_MAX_CHUNK_ROWS  // the host emulation (tests/cuda_emu) uses smaller chunks
+#define BBO_PFN_CUDA_MAX_CHUNK_ROWS 16384
+#endif
+constexpr size_t kMaxChunkRows = BBO_PFN_CUDA_MAX_CHUNK_ROWS;
 constexpr size_t kChunkDoubles = size_t{1} << 26;
 
 int as_int(size_t v, const char* what) {

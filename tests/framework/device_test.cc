@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <string>
+
 #include "bbo/error.h"
 
 namespace bbo {
@@ -70,6 +73,26 @@ TEST(DeviceTest, MissingBackendGivesAReason) {
   if (cuda_info().built_with_cuda) {
     EXPECT_NE(reason.find("libbbo_no_such_backend_cuda.so"), std::string::npos) << reason;
   }
+}
+
+// Tests only: BBO_CUDA_EMULATION (the host emulation of tests/cuda_emu) makes the probe report one emulated device
+// and the backend search look only in that folder. Checked in a fresh process: the probe runs once per process.
+TEST(DeviceTest, EmulationVariableReportsTheEmulatedDeviceAndSearchesOnlyItsFolder) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        setenv(kCudaEmulationVariable, "/nonexistent/bbo_emulated", 1);
+        const CudaInfo& info = cuda_info();
+        std::string reason;
+        const void* factory = open_cuda_backend(nullptr, "libbbo_gp_cuda.so", "bbo_gp_cuda_create", &reason);
+        const bool ok = info.device_count == 1 && info.built_with_cuda && info.names.size() == 1 &&
+                        info.names[0] == kCudaEmulationDeviceName && info.unavailable_reason.empty() &&
+                        factory == nullptr && reason.find("/nonexistent/bbo_emulated") != std::string::npos &&
+                        resolve_device(Device::parse("cuda"), false, "device_test_e").kind == Device::Kind::Cuda;
+        if (!ok) std::fprintf(stderr, "device_count %d, reason '%s'\n", info.device_count, reason.c_str());
+        std::exit(ok ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

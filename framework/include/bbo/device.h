@@ -59,4 +59,12 @@ void notice_cpu_fallback(const std::string& who, const Device& requested, const 
 void* open_cuda_backend(const void* anchor, const std::string& file_name, const std::string& factory,
                         std::string* reason);
 
+// TESTS ONLY — host emulation of the GPU (docs/gpu.md, "Testing without a GPU"): when the environment variable
+// BBO_CUDA_EMULATION names a folder (ctest sets it to <build>/cuda_emu for the `*.emulated` tests), cuda_info()
+// reports one device named kCudaEmulationDeviceName (built_with_cuda true, whatever the build), and
+// open_cuda_backend() loads backends only from that folder: the .cu sources compiled as host C++ by
+// tests/cuda_emu. Never set it outside tests: the emulated backends are slow and check, not compute.
+inline constexpr const char* kCudaEmulationVariable = "BBO_CUDA_EMULATION";
+inline constexpr const char* kCudaEmulationDeviceName = "bbo host emulation of CUDA (tests only)";
+
 }  // namespace bbo

@@ -31,6 +31,13 @@ namespace {
   if (bbo::cuda_info().device_count == 0)     \
   GTEST_SKIP() << "no CUDA GPU: " << bbo::cuda_info().unavailable_reason
 
+// Under the host emulation of the GPU (tests/cuda_emu, ctest's *.emulated entries) the naive emulated cuBLAS is
+// ~100x slower than a GPU: the batch sizes shrink, and the emulated backend's query chunks are 512 rows instead
+// of 16,384, so that the smaller batches still cross chunk borders.
+bool emulated() { return std::getenv(kCudaEmulationVariable) != nullptr; }
+size_t big_batch() { return emulated() ? 600 : 5000; }         // more than one emulated chunk
+size_t several_chunks() { return emulated() ? 1300 : 40000; }  // 3 chunks of the backend
+
 const Device kCpu = Device::parse("cpu");
 const Device kCuda = Device::parse("cuda");
 
@@ -85,7 +92,7 @@ FitInput make_data(size_t n, size_t d, uint64_t seed) {
 // ---- GPU vs CPU (need a GPU) -------------------------------------------------------------------------------
 
 // Logits within 1e-9 (relative, absolute below 1) for contexts of 0 (the prior), 1, 7 and 60 points and
-// batches of 1, 7 and 5000 query rows; the GPU network re-reads a changed context.
+// batches of 1, 7 and 5000 (emulated: 600) query rows; the GPU network re-reads a changed context.
 TEST(PfnCudaNetwork, LogitsEqualCpuLogits) {
   SKIP_WITHOUT_GPU();
   PfnNetwork cpu(PfnWeights::builtin()), gpu(PfnWeights::builtin());
@@ -96,7 +103,7 @@ TEST(PfnCudaNetwork, LogitsEqualCpuLogits) {
   for (const Case c : {Case{0, 2}, Case{1, 3}, Case{7, 8}, Case{60, 5}}) {
     set_context(cpu, c.n, c.d, 10 + c.n);
     set_context(gpu, c.n, c.d, 10 + c.n);
-    for (size_t m : {1, 7, 5000}) {
+    for (size_t m : {size_t{1}, size_t{7}, big_batch()}) {
       const RowMatrix q = query_features(cpu, m, c.d, 100 + m);
       const RowMatrix want = cpu.logits(q), got = gpu.logits(q);
       ASSERT_EQ(gpu.last_device(), kCuda) << "the GPU network computed on the CPU";
@@ -105,14 +112,14 @@ TEST(PfnCudaNetwork, LogitsEqualCpuLogits) {
   }
 }
 
-// More rows than one chunk (16,384) of the engine: the chunks are stitched in order.
+// More rows than one chunk (16,384; emulated 512) of the engine: the chunks are stitched in order.
 TEST(PfnCudaNetwork, LargeBatchesSpanSeveralChunks) {
   SKIP_WITHOUT_GPU();
   PfnNetwork cpu(PfnWeights::builtin()), gpu(PfnWeights::builtin());
   gpu.set_device(kCuda, 1);
   set_context(cpu, 25, 4, 3);
   set_context(gpu, 25, 4, 3);
-  const RowMatrix q = query_features(cpu, 40000, 4, 4);
+  const RowMatrix q = query_features(cpu, several_chunks(), 4, 4);
   const RowMatrix want = cpu.logits(q), got = gpu.logits(q);
   ASSERT_EQ(gpu.last_device(), kCuda);
   EXPECT_LT(worst_error(got, want), 1e-9);
@@ -131,7 +138,7 @@ TEST(PfnCudaSurrogate, PredictEqualsCpuPredict) {
   cpu.fit(in);
   gpu.fit(in);
   aut.fit(in);
-  for (size_t m : {1, 7, 5000}) {
+  for (size_t m : {size_t{1}, size_t{7}, big_batch()}) {
     const Matrix X = uniform(m, 3, 50 + m);
     const Prediction want = cpu.predict(X), got = gpu.predict(X), autp = aut.predict(X);
     for (size_t i = 0; i < m; ++i) {
