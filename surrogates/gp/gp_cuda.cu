@@ -97,6 +97,9 @@ struct Queue {
   }
 };
 
+#ifndef BBO_GP_CUDA_MAX_QUERY_BLOCK  // query rows per predict() block; the host emulation (tests/cuda_emu) uses 512
+#define BBO_GP_CUDA_MAX_QUERY_BLOCK 16384
+#endif
 constexpr int kThreads = 256;         // threads per block of the elementwise kernels (a power of two)
 constexpr int kReduceThreads = 128;   // threads per block of the gradient reduction (a power of two)
 constexpr int kReduceBlocks = 1024;   // blocks of the gradient reduction (fixed: deterministic partial sums)
@@ -362,7 +365,7 @@ class CudaEngine final : public GpDeviceEngine {
     if (m == 0) return;
     // Query blocks bound the n × block matrix to 256 MiB.
     const size_t by_memory = (size_t{256} << 20) / (static_cast<size_t>(n_) * sizeof(double));
-    const size_t block = std::clamp<size_t>(by_memory, 1, 16384);
+    const size_t block = std::clamp<size_t>(by_memory, 1, BBO_GP_CUDA_MAX_QUERY_BLOCK);
     const size_t first = std::min(block, m);
     Q_.reserve(first * d_);
     Kq_.reserve(first * static_cast<size_t>(n_));
