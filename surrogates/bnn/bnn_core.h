@@ -177,8 +177,8 @@ class BnnModel {
 };
 
 // Testing seam (bnn_cuda_test): while a factory is set, fit() takes device cuda[:N] as available and trains
-// the ensemble with trainers from it instead of the CUDA backend's (the test runs bnn_cuda.cu's code on the
-// host with emulated CUDA calls). Not thread-safe; nullptr restores the normal behaviour.
+// the ensemble with trainers from it instead of the CUDA backend's (the test injects failing trainers to check
+// the CPU fallback). Not thread-safe; nullptr restores the normal behaviour.
 void set_ensemble_trainer_factory_for_testing(EnsembleTrainerFactory factory);
 
 // Base64 of float32 little-endian values (state blobs), and back; exposed for tests.

@@ -10,16 +10,9 @@
 // Per layer and step, all members share one cublasDgemmStridedBatched (batch count = members, stride P for
 // the weights). The elementwise kernels are compiled with --fmad=false (CMakeLists) so that they round as the
 // CPU code does; only the GEMMs' summation order differs from Eigen's.
-// BBO_BNN_CUDA_HOST_EMULATION: tests/surrogates/bnn/bnn_cuda_test.cc includes this file as C++ after defining
-// host versions of the CUDA calls used here (kernels run serially), so that machines without a GPU run this
-// code's indexing and GEMM arguments against the CPU path.
-#ifndef BBO_BNN_CUDA_HOST_EMULATION
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #define BNN_LAUNCH(kernel, count) kernel<<<blocks_for(count), kThreads>>>
-#else
-#define BNN_LAUNCH(kernel, count) ((void)(count), kernel)
-#endif
 
 #include <algorithm>
 #include <cmath>
@@ -68,7 +61,7 @@ class DeviceBuffer {
 
 constexpr int kThreads = 256;
 
-[[maybe_unused]] unsigned blocks_for(size_t count) {
+unsigned blocks_for(size_t count) {
   return static_cast<unsigned>(std::min<size_t>((count + kThreads - 1) / kThreads, 4096));
 }
 
@@ -316,7 +309,6 @@ class CudaEnsembleTrainer final : public EnsembleTrainer {
 }  // namespace
 }  // namespace bbo::bnn
 
-#ifndef BBO_BNN_CUDA_HOST_EMULATION
 extern "C" __attribute__((visibility("default"))) bbo::bnn::EnsembleTrainer* bbo_bnn_cuda_create(int device,
                                                                                                   std::string* error) {
   try {
@@ -326,4 +318,3 @@ extern "C" __attribute__((visibility("default"))) bbo::bnn::EnsembleTrainer* bbo
     return nullptr;
   }
 }
-#endif

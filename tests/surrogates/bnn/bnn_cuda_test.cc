@@ -1,99 +1,24 @@
 // Tests of the bnn surrogate's GPU path (bnn_device.h, bnn_cuda.cu): the ensemble trained by the CUDA backend
-// against the one trained on the CPU from the same initial weights and minibatches (needs a GPU: skipped with
-// the reason elsewhere), and what runs anywhere: the device parameter's validation, the CPU fallback of a cuda
-// request (one notice, the CPU's results), the sghmc variant on the CPU.
+// against the one trained on the CPU from the same initial weights and minibatches (needs a GPU, or the host
+// emulation of CUDA: the ctest entry surrogates_bnn_cuda_test.emulated, docs/gpu.md; skipped with the reason
+// elsewhere), and what runs anywhere: the device parameter's validation, the CPU fallback of a cuda request (one
+// notice, the CPU's results; a failing backend, through the testing seam), the sghmc variant on the CPU.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
+#include <limits>
 #include <numbers>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
-#include <memory>
 
 #include "bbo/device.h"
 #include "bbo/error.h"
 #include "bbo/plugin.h"
 #include "surrogates/bnn/bnn_core.h"
-
-// ---- Host emulation of the CUDA calls bnn_cuda.cu makes -------------------------------------------------
-// The backend's code compiled as C++ against these (kernels run serially, cuBLAS's column-major GEMM
-// semantics by definition), so that every machine checks its indexing, layouts and GEMM arguments against the
-// CPU path (BnnCudaEmulated below). Internal linkage: nothing here can stand in for the real CUDA libraries.
-namespace {
-enum cudaError_t { cudaSuccess = 0, cudaErrorMemoryAllocation = 2 };
-enum cudaMemcpyKind { cudaMemcpyHostToDevice, cudaMemcpyDeviceToHost, cudaMemcpyDeviceToDevice };
-struct EmulatedDim3 {
-  unsigned x;
-};
-constexpr EmulatedDim3 blockIdx{0}, threadIdx{0}, blockDim{1}, gridDim{1};  // one thread: loops cover all
-cudaError_t cudaMalloc(void** p, size_t bytes) {
-  *p = std::malloc(bytes);
-  if (*p) std::memset(*p, 0x7f, bytes);  // garbage (~1e304): a read before a write shows
-  return *p ? cudaSuccess : cudaErrorMemoryAllocation;
-}
-cudaError_t cudaFree(void* p) {
-  std::free(p);
-  return cudaSuccess;
-}
-cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
-  std::memcpy(dst, src, bytes);
-  return cudaSuccess;
-}
-cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
-  std::memset(dst, value, bytes);
-  return cudaSuccess;
-}
-cudaError_t cudaSetDevice(int) { return cudaSuccess; }
-cudaError_t cudaGetLastError() { return cudaSuccess; }
-cudaError_t cudaDeviceSynchronize() { return cudaSuccess; }
-const char* cudaGetErrorString(cudaError_t) { return "emulated CUDA error"; }
-enum cublasStatus_t { CUBLAS_STATUS_SUCCESS = 0, CUBLAS_STATUS_INVALID_VALUE = 7 };
-enum cublasOperation_t { CUBLAS_OP_N, CUBLAS_OP_T };
-using cublasHandle_t = int*;
-int emulated_handle = 0;
-cublasStatus_t cublasCreate(cublasHandle_t* h) {
-  *h = &emulated_handle;
-  return CUBLAS_STATUS_SUCCESS;
-}
-cublasStatus_t cublasDestroy(cublasHandle_t) { return CUBLAS_STATUS_SUCCESS; }
-// C_b = α op(A_b) op(B_b) + β C_b for b < batch; column-major, op(A) m × k, op(B) k × n, C m × n.
-cublasStatus_t cublasDgemmStridedBatched(cublasHandle_t, cublasOperation_t ta, cublasOperation_t tb, int m, int n,
-                                         int k, const double* alpha, const double* A, int lda, long long sA,
-                                         const double* B, int ldb, long long sB, const double* beta, double* C,
-                                         int ldc, long long sC, int batch) {
-  if (m < 0 || n < 0 || k < 0 || batch < 0 || lda < std::max(1, ta == CUBLAS_OP_N ? m : k) ||
-      ldb < std::max(1, tb == CUBLAS_OP_N ? k : n) || ldc < std::max(1, m))
-    return CUBLAS_STATUS_INVALID_VALUE;
-  for (int b = 0; b < batch; ++b) {
-    const double* a = A + b * sA;
-    const double* bb = B + b * sB;
-    double* c = C + b * sC;
-    for (int i = 0; i < m; ++i)
-      for (int j = 0; j < n; ++j) {
-        double sum = 0.0;
-        for (int l = 0; l < k; ++l) {
-          const double x = ta == CUBLAS_OP_N ? a[i + static_cast<long long>(l) * lda] : a[l + static_cast<long long>(i) * lda];
-          const double y = tb == CUBLAS_OP_N ? bb[l + static_cast<long long>(j) * ldb] : bb[j + static_cast<long long>(l) * ldb];
-          sum += x * y;
-        }
-        double& out = c[i + static_cast<long long>(j) * ldc];
-        out = *alpha * sum + (*beta != 0.0 ? *beta * out : 0.0);  // β = 0: C is not read (cuBLAS)
-      }
-  }
-  return CUBLAS_STATUS_SUCCESS;
-}
-}  // namespace
-#define __global__
-#define __device__
-#define BBO_BNN_CUDA_HOST_EMULATION
-#include "surrogates/bnn/bnn_cuda.cu"
-#undef __global__
-#undef __device__
+#include "surrogates/bnn/bnn_device.h"
 
 namespace bbo::bnn {
 namespace {
@@ -158,28 +83,40 @@ void expect_same_ensemble(const BnnModel& gpu, const BnnModel& cpu, const std::s
   EXPECT_NEAR(gpu.noise_variance(), cpu.noise_variance(), 1e-6 * std::max(1.0, cpu.noise_variance())) << what;
 }
 
-// ---- GPU against CPU (needs a GPU) ------------------------------------------------------------------------
+// ---- GPU against CPU (needs a GPU or the host emulation) --------------------------------------------------
 
+// Both activations, heteroscedastic or not, fixed noise, full batch and minibatches (the host's row sequences;
+// 300 steps at batch 5 cross the backend's upload chunk of 256 steps of rows), two, one or no hidden layers, each
+// cold and then warm-started from the cold fit's state (fewer steps, no squared-error phase, the smaller
+// learning rate). Sizes small enough for the emulation.
 TEST(BnnCuda, GpuEnsembleEqualsTheCpuEnsemble) {
   SKIP_WITHOUT_GPU();
   struct Case {
     const char* activation;
     bool heteroscedastic;
     double fixed_noise;
-    int batch_size;  // 64 >= n: full batch; 8: minibatches (the host's row sequences)
+    int batch_size;  // >= 30: full batch; smaller: minibatches
+    std::vector<int> hidden;
+    int steps;
   };
-  const Case cases[] = {{"tanh", false, 0.0, 64}, {"tanh", false, 0.0, 8}, {"relu", false, 0.0, 8},
-                        {"tanh", true, 0.0, 8},   {"relu", true, 0.0, 64}, {"tanh", false, 0.05, 8},
-                        {"relu", false, 0.05, 64}};
-  const FitInput in = sine_input(30, 5);
+  const Case cases[] = {{"tanh", false, 0.0, 64, {12, 10}, 40},  {"tanh", false, 0.0, 8, {12, 10}, 40},
+                        {"relu", false, 0.0, 7, {12, 10}, 40},   {"tanh", true, 0.0, 9, {12, 10}, 40},
+                        {"relu", true, 0.0, 64, {6}, 40},        {"tanh", false, 0.05, 8, {12, 10}, 40},
+                        {"relu", false, 0.05, 64, {12, 10}, 40}, {"tanh", false, 0.0, 64, {}, 40},
+                        {"tanh", true, 0.0, 5, {4}, 300}};
+  const FitInput in = sine_input(30, 12);
   for (const Case& c : cases) {
     BnnOptions o = short_options();
+    o.n_members = 3;
     o.activation = c.activation;
     o.heteroscedastic = c.heteroscedastic;
     o.fixed_noise = c.fixed_noise;
     o.batch_size = c.batch_size;
+    o.hidden = c.hidden;
+    o.min_steps = o.max_steps = c.steps;
     const std::string what = std::string(c.activation) + (c.heteroscedastic ? " heteroscedastic" : "") +
-                             " fixed_noise " + std::to_string(c.fixed_noise) + " batch " + std::to_string(c.batch_size);
+                             " fixed_noise " + std::to_string(c.fixed_noise) + " batch " +
+                             std::to_string(c.batch_size) + " layers " + std::to_string(c.hidden.size());
     BnnOptions og = o;
     og.device = Device::parse("cuda");
     BnnModel cpu(o), gpu(og);
@@ -188,25 +125,16 @@ TEST(BnnCuda, GpuEnsembleEqualsTheCpuEnsemble) {
     EXPECT_FALSE(cpu.trained_on_gpu());
     ASSERT_TRUE(gpu.trained_on_gpu()) << what << ": the CUDA backend did not train (see the notice above)";
     expect_same_ensemble(gpu, cpu, what);
+    FitInput more = sine_input(34, 12);
+    more.warm_start = json::parse(cpu.state().dump());
+    og.device = Device::parse("cuda:0");
+    BnnModel cpu_warm(o), gpu_warm(og);
+    cpu_warm.fit(more);
+    gpu_warm.fit(more);
+    ASSERT_FALSE(cpu_warm.restored()) << what;
+    ASSERT_TRUE(gpu_warm.trained_on_gpu()) << what << " (warm)";
+    expect_same_ensemble(gpu_warm, cpu_warm, what + " (warm)");
   }
-}
-
-TEST(BnnCuda, GpuWarmStartEqualsTheCpuWarmStart) {
-  SKIP_WITHOUT_GPU();
-  BnnOptions o = short_options();
-  o.batch_size = 8;
-  BnnModel first(o);
-  first.fit(sine_input(30, 6));
-  FitInput more = sine_input(36, 6);
-  more.warm_start = json::parse(first.state().dump());
-  BnnOptions og = o;
-  og.device = Device::parse("cuda:0");
-  BnnModel cpu(o), gpu(og);
-  cpu.fit(more);
-  gpu.fit(more);
-  ASSERT_FALSE(cpu.restored());
-  ASSERT_TRUE(gpu.trained_on_gpu());
-  expect_same_ensemble(gpu, cpu, "warm start");
 }
 
 TEST(BnnCuda, AutoTrainsOnTheGpuFromTheThreshold) {
@@ -234,104 +162,6 @@ TEST(BnnCuda, AutoTrainsOnTheGpuFromTheThreshold) {
     gpu = gpu || model.trained_on_gpu();
   }
   std::exit(gpu ? 1 : 0);
-}
-
-// ---- bnn_cuda.cu's code on the host (anywhere) -----------------------------------------------------------
-
-EnsembleTrainer* emulated_trainer(int device, std::string* error) {
-  try {
-    return new CudaEnsembleTrainer(device);
-  } catch (const std::exception& e) {
-    *error = e.what();
-    return nullptr;
-  }
-}
-
-// While alive, BnnModel trains device-cuda ensembles with the host-emulated backend.
-struct EmulatedBackend {
-  EmulatedBackend() { set_ensemble_trainer_factory_for_testing(&emulated_trainer); }
-  ~EmulatedBackend() { set_ensemble_trainer_factory_for_testing(nullptr); }
-};
-
-// The backend's code, run on the host, trains what the CPU path trains: both activations, heteroscedastic
-// or not, fixed noise, full batch and minibatches (the host's row sequences; 300 steps cross an upload chunk
-// of rows), no hidden layer, warm starts. Same 1e-6 tolerances as on a GPU (here the GEMMs sum in another
-// order than Eigen, too).
-TEST(BnnCudaEmulated, HostRunOfTheBackendEqualsTheCpuEnsemble) {
-  EmulatedBackend emulated;
-  struct Case {
-    const char* activation;
-    bool heteroscedastic;
-    double fixed_noise;
-    int batch_size;
-    std::vector<int> hidden;
-    int steps;
-  };
-  const Case cases[] = {{"tanh", false, 0.0, 64, {12, 10}, 40},  {"tanh", false, 0.0, 8, {12, 10}, 40},
-                        {"relu", false, 0.0, 7, {12, 10}, 40},   {"tanh", true, 0.0, 9, {12, 10}, 40},
-                        {"relu", true, 0.0, 64, {6}, 40},        {"tanh", false, 0.05, 8, {12, 10}, 40},
-                        {"relu", false, 0.05, 64, {12, 10}, 40}, {"tanh", false, 0.0, 64, {}, 40},
-                        {"tanh", true, 0.0, 5, {4}, 300}};
-  const FitInput in = sine_input(30, 12);
-  for (const Case& c : cases) {
-    BnnOptions o = short_options();
-    o.n_members = 3;
-    o.activation = c.activation;
-    o.heteroscedastic = c.heteroscedastic;
-    o.fixed_noise = c.fixed_noise;
-    o.batch_size = c.batch_size;
-    o.hidden = c.hidden;
-    o.min_steps = o.max_steps = c.steps;
-    const std::string what = std::string(c.activation) + (c.heteroscedastic ? " heteroscedastic" : "") +
-                             " fixed_noise " + std::to_string(c.fixed_noise) + " batch " +
-                             std::to_string(c.batch_size) + " layers " + std::to_string(c.hidden.size());
-    BnnOptions og = o;
-    og.device = Device::parse("cuda");
-    BnnModel cpu(o), gpu(og);
-    cpu.fit(in);
-    gpu.fit(in);
-    ASSERT_TRUE(gpu.trained_on_gpu()) << what;
-    expect_same_ensemble(gpu, cpu, what);
-    // A warm start from the fit: fewer steps, no squared-error phase, the smaller learning rate.
-    FitInput more = sine_input(34, 12);
-    more.warm_start = json::parse(cpu.state().dump());
-    BnnModel cpu_warm(o), gpu_warm(og);
-    cpu_warm.fit(more);
-    gpu_warm.fit(more);
-    ASSERT_TRUE(gpu_warm.trained_on_gpu()) << what;
-    expect_same_ensemble(gpu_warm, cpu_warm, what + " (warm)");
-  }
-}
-
-// A GEMM argument the (emulated) cuBLAS rejects, or any failure, comes back as a one-line error, and the fit
-// computes on the CPU.
-TEST(BnnCudaEmulated, BackendFailureFallsBackToTheCpu) {
-  EmulatedBackend emulated;
-  const FitInput in = sine_input(20, 13);
-  BnnOptions o = short_options();
-  o.batch_size = 8;
-  BnnOptions og = o;
-  og.device = Device::parse("cuda");
-  // An invalid job straight to the trainer: false and the reason, nothing thrown.
-  std::string why;
-  std::unique_ptr<EnsembleTrainer> trainer(emulated_trainer(0, &why));
-  ASSERT_TRUE(trainer);
-  EnsembleJob bad;
-  bad.sizes = {2, 1};
-  EXPECT_FALSE(trainer->train(bad, &why));
-  EXPECT_EQ(why, "bnn cuda: invalid ensemble job");
-  // A factory that fails: the fit trains on the CPU, identically.
-  set_ensemble_trainer_factory_for_testing([](int, std::string* error) -> EnsembleTrainer* {
-    *error = "bnn cuda: cudaSetDevice failed: emulated";
-    return nullptr;
-  });
-  BnnModel cpu(o), gpu(og);
-  cpu.fit(in);
-  ::testing::internal::CaptureStderr();
-  gpu.fit(in);
-  ::testing::internal::GetCapturedStderr();
-  EXPECT_FALSE(gpu.trained_on_gpu());
-  EXPECT_EQ(gpu.state().dump(), cpu.state().dump());
 }
 
 // ---- Anywhere ---------------------------------------------------------------------------------------------
@@ -374,6 +204,56 @@ TEST(BnnCudaFallback, CudaWithoutGpuNoticesOnceAndGivesTheCpuResults) {
     const Prediction a = m->predictive(query_points(10)), b = cpu.predictive(query_points(10));
     EXPECT_EQ(a.mean, b.mean);
     EXPECT_EQ(a.variance, b.variance);
+  }
+}
+
+// A trainer that fails after consuming minibatch rows and overwriting the weights it was handed with NaN, as a
+// GPU failing mid-run may leave them (bnn_device.h: job.theta is then unspecified).
+class FailingTrainer : public EnsembleTrainer {
+ public:
+  bool train(const EnsembleJob& job, std::string* error) override {
+    if (job.source) {
+      std::vector<int32_t> rows(static_cast<size_t>(job.members) * job.batch * 3);
+      job.source->fill(0, 3, rows.data());
+    }
+    size_t P = 0;  // parameters per member: per layer out × in weights and out biases
+    for (size_t l = 0; l + 1 < job.sizes.size(); ++l) P += static_cast<size_t>(job.sizes[l + 1]) * (job.sizes[l] + 1);
+    std::fill(job.theta, job.theta + job.members * P, std::numeric_limits<double>::quiet_NaN());
+    *error = "bnn cuda: cublasDgemmStridedBatched failed: stub";
+    return false;
+  }
+};
+
+// Sets the testing seam's factory while alive (the fit then takes a cuda device as available).
+struct TrainerFactory {
+  explicit TrainerFactory(EnsembleTrainerFactory f) { set_ensemble_trainer_factory_for_testing(f); }
+  ~TrainerFactory() { set_ensemble_trainer_factory_for_testing(nullptr); }
+};
+
+// A backend that cannot make a trainer, or a trainer that fails mid-run: the fit trains on the CPU from its own
+// copy of the initial weights and minibatch RNGs, identically to device cpu.
+TEST(BnnCudaFallback, BackendFailureFallsBackToTheCpu) {
+  const FitInput in = sine_input(20, 13);
+  BnnOptions o = short_options();
+  o.batch_size = 8;
+  BnnModel cpu(o);
+  cpu.fit(in);
+  BnnOptions og = o;
+  og.device = Device::parse("cuda");
+  const EnsembleTrainerFactory factories[] = {
+      [](int, std::string* error) -> EnsembleTrainer* {
+        *error = "bnn cuda: cudaSetDevice failed: stub";
+        return nullptr;
+      },
+      [](int, std::string*) -> EnsembleTrainer* { return new FailingTrainer; }};
+  for (const EnsembleTrainerFactory factory : factories) {
+    TrainerFactory seam(factory);
+    BnnModel gpu(og);
+    ::testing::internal::CaptureStderr();  // the fallback notice (once per process)
+    gpu.fit(in);
+    ::testing::internal::GetCapturedStderr();
+    EXPECT_FALSE(gpu.trained_on_gpu());
+    EXPECT_EQ(gpu.state().dump(), cpu.state().dump());
   }
 }
 
