@@ -42,6 +42,14 @@ void validate_condition_input(const Matrix& X, const std::vector<double>& y, siz
     if (!std::isfinite(v)) throw ValueError(m + "a y value is not finite");
 }
 
+void validate_query_input(const Matrix& X, size_t d, const std::string& model) {
+  if (X.data.size() != X.rows * X.cols)
+    throw ValueError(model + ": query X has " + std::to_string(X.data.size()) + " entries, expected rows × cols");
+  if (d > 0 && X.cols != d)
+    throw ValueError(model + ": the model was fitted with d = " + std::to_string(d) + " but X has " +
+                     std::to_string(X.cols) + " columns");
+}
+
 double normal_pdf(double z) { return 0.3989422804014327 * std::exp(-0.5 * z * z); }
 
 double normal_cdf(double z) { return 0.5 * std::erfc(-z * 0.7071067811865476); }

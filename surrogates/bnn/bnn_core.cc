@@ -624,13 +624,7 @@ double BnnModel::mean_training_noise(const Matrix& X) const {
   return var.size() > 0 ? var.mean() : 0.0;
 }
 
-void BnnModel::check_query(const Matrix& X) const {
-  if (X.data.size() != X.rows * X.cols)
-    throw ValueError("bnn: query X has " + std::to_string(X.data.size()) + " entries, expected rows × cols");
-  if (fitted_ && X.cols != d_)
-    throw ValueError("bnn: the model was fitted with d = " + std::to_string(d_) + " but X has " +
-                     std::to_string(X.cols) + " columns");
-}
+void BnnModel::check_query(const Matrix& X) const { validate_query_input(X, fitted_ ? d_ : 0, "bnn"); }
 
 void BnnModel::net_outputs(const Matrix& X, MatrixXd& mu, MatrixXd& var) const {
   check_query(X);

@@ -713,15 +713,8 @@ void GpModel::fit(const FitInput& in) {
   dims_ = in.dims.empty() ? std::vector<Dimension>(d) : in.dims;
   d_ = d;
   X_ = to_eigen(in.X);
-  y_mean_ = 0.0;
-  for (double v : in.y) y_mean_ += v;
-  if (n > 0) y_mean_ /= static_cast<double>(n);
-  double var = 0.0;
-  for (double v : in.y) var += (v - y_mean_) * (v - y_mean_);
-  y_std_ = n > 1 ? std::sqrt(var / static_cast<double>(n)) : 1.0;
-  if (!(y_std_ > 1e-12 * std::max(1.0, std::fabs(y_mean_)))) y_std_ = 1.0;  // constant y
-  z_.resize(static_cast<Eigen::Index>(n));
-  for (size_t i = 0; i < n; ++i) z_[i] = (in.y[i] - y_mean_) / y_std_;
+  standardization(in.y, y_mean_, y_std_);
+  z_ = standardized(in.y, y_mean_, y_std_);
   select_device();
 
   MapObjective obj(dims_, X_, z_, options_);
@@ -865,8 +858,7 @@ void GpModel::fit_fixed(const std::vector<Dimension>& dims, const Matrix& X, con
   X_ = to_eigen(X);
   y_mean_ = y_mean;
   y_std_ = y_std;
-  z_.resize(static_cast<Eigen::Index>(y.size()));
-  for (size_t i = 0; i < y.size(); ++i) z_[i] = (y[i] - y_mean_) / y_std_;
+  z_ = standardized(y, y_mean_, y_std_);
   select_device();
   hyper_ = hyper;
   if (options_.warping && hyper_.warp_a.empty()) {
@@ -947,20 +939,31 @@ void GpModel::factorize() {
   L_.triangularView<Eigen::Lower>().transpose().solveInPlace(alpha_);
 }
 
-MatrixXd GpModel::to_eigen(const Matrix& X) const {
+MatrixXd to_eigen(const Matrix& X) {
   MatrixXd out(static_cast<Eigen::Index>(X.rows), static_cast<Eigen::Index>(X.cols));
   for (size_t i = 0; i < X.rows; ++i)
     for (size_t j = 0; j < X.cols; ++j) out(i, j) = X(i, j);
   return out;
 }
 
-void GpModel::check_query(const Matrix& X) const {
-  if (X.data.size() != X.rows * X.cols)
-    throw ValueError("gp: query X has " + std::to_string(X.data.size()) + " entries, expected rows × cols");
-  if (fitted_ && X.cols != d_)
-    throw ValueError("gp: the model was fitted with d = " + std::to_string(d_) + " but X has " +
-                     std::to_string(X.cols) + " columns");
+void standardization(const std::vector<double>& y, double& mean, double& sd) {
+  const size_t n = y.size();
+  mean = 0.0;
+  for (double v : y) mean += v;
+  if (n > 0) mean /= static_cast<double>(n);
+  double var = 0.0;
+  for (double v : y) var += (v - mean) * (v - mean);
+  sd = n > 1 ? std::sqrt(var / static_cast<double>(n)) : 1.0;
+  if (!(sd > 1e-12 * std::max(1.0, std::fabs(mean)))) sd = 1.0;  // constant y
 }
+
+Eigen::VectorXd standardized(const std::vector<double>& y, double mean, double sd) {
+  Eigen::VectorXd z(static_cast<Eigen::Index>(y.size()));
+  for (size_t i = 0; i < y.size(); ++i) z[static_cast<Eigen::Index>(i)] = (y[i] - mean) / sd;
+  return z;
+}
+
+void GpModel::check_query(const Matrix& X) const { validate_query_input(X, fitted_ ? d_ : 0, "gp"); }
 
 Prediction GpModel::predict(const Matrix& Xq) const {
   check_query(Xq);

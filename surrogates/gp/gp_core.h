@@ -107,6 +107,14 @@ Eigen::MatrixXd nngp_kernel(const std::vector<Dimension>& dims, const Hyper& h, 
 // Its diagonal s² K^L(x, x) at the rows of A.
 Eigen::VectorXd nngp_diagonal(const std::vector<Dimension>& dims, const Hyper& h, int depth, const Eigen::MatrixXd& A);
 
+// The rows of X as an Eigen matrix.
+Eigen::MatrixXd to_eigen(const Matrix& X);
+// The standardization of every gp model (GpModel, IterativeGp): the mean and population standard deviation
+// of y; sd = 1 for fewer than 2 values or a constant y.
+void standardization(const std::vector<double>& y, double& mean, double& sd);
+// (y − mean) / sd.
+Eigen::VectorXd standardized(const std::vector<double>& y, double mean, double sd);
+
 // The log posterior (up to a constant) of the hyper-parameters and its gradient, over the flat log-parameter
 // vector θ (layout: log ℓ_0..d-1, log s², [log σ²], [log a_j, log b_j for each warped j]).
 class MapObjective {
@@ -201,7 +209,6 @@ class GpModel {
   void kernel(const Eigen::MatrixXd& At, const Eigen::MatrixXd& Bt, Eigen::MatrixXd& K) const;
   Eigen::VectorXd prior_variance(const Eigen::MatrixXd& At) const;
   PointPrediction nngp_predict_with_gradient(const double* x) const;
-  Eigen::MatrixXd to_eigen(const Matrix& X) const;
   void check_query(const Matrix& X) const;
 
   GpOptions options_;

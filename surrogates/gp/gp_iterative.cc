@@ -166,12 +166,6 @@ double maximize(Objective& obj, const std::vector<double>& lo, const std::vector
   return ctx.best;
 }
 
-MatrixXd to_eigen(const Matrix& X) {
-  MatrixXd out(static_cast<Index>(X.rows), static_cast<Index>(X.cols));
-  for (size_t i = 0; i < X.rows; ++i)
-    for (size_t j = 0; j < X.cols; ++j) out(static_cast<Index>(i), static_cast<Index>(j)) = X(i, j);
-  return out;
-}
 
 // The θ of a warm start in GpModel::state()'s format (clamped to the bounds), or empty when it is absent or
 // unusable (another model, another d, the nngp kernel, non-finite values).
@@ -450,16 +444,8 @@ void IterativeGp::fit(const FitInput& in) {
   dims_ = in.dims.empty() ? std::vector<Dimension>(d) : in.dims;
   d_ = d;
   X_ = to_eigen(in.X);
-  // Standardization exactly as GpModel::fit.
-  y_mean_ = 0.0;
-  for (double v : in.y) y_mean_ += v;
-  if (n > 0) y_mean_ /= static_cast<double>(n);
-  double var = 0.0;
-  for (double v : in.y) var += (v - y_mean_) * (v - y_mean_);
-  y_std_ = n > 1 ? std::sqrt(var / static_cast<double>(n)) : 1.0;
-  if (!(y_std_ > 1e-12 * std::max(1.0, std::fabs(y_mean_)))) y_std_ = 1.0;
-  z_.resize(static_cast<Index>(n));
-  for (size_t i = 0; i < n; ++i) z_[static_cast<Index>(i)] = (in.y[i] - y_mean_) / y_std_;
+  standardization(in.y, y_mean_, y_std_);  // as GpModel::fit
+  z_ = standardized(in.y, y_mean_, y_std_);
 
   fit_evals_ = 0;
   const GpOptions mo = map_options(options_);
@@ -563,8 +549,7 @@ void IterativeGp::fit_fixed(const std::vector<Dimension>& dims, const Matrix& X,
   X_ = to_eigen(X);
   y_mean_ = y_mean;
   y_std_ = y_std;
-  z_.resize(static_cast<Index>(y.size()));
-  for (size_t i = 0; i < y.size(); ++i) z_[static_cast<Index>(i)] = (y[i] - y_mean_) / y_std_;
+  z_ = standardized(y, y_mean_, y_std_);
   hyper_ = hyper;
   fit_evals_ = 0;
   posterior();
@@ -627,13 +612,7 @@ void IterativeGp::posterior() {
   R_ = Bo * es.eigenvectors() * es.eigenvalues().cwiseMax(1e-300).cwiseInverse().cwiseSqrt().asDiagonal();
 }
 
-void IterativeGp::check_query(const Matrix& X) const {
-  if (X.data.size() != X.rows * X.cols)
-    throw ValueError("gp_iterative: query X has " + std::to_string(X.data.size()) + " entries, expected rows × cols");
-  if (fitted_ && X.cols != d_)
-    throw ValueError("gp_iterative: the model was fitted with d = " + std::to_string(d_) + " but X has " +
-                     std::to_string(X.cols) + " columns");
-}
+void IterativeGp::check_query(const Matrix& X) const { validate_query_input(X, fitted_ ? d_ : 0, "gp_iterative"); }
 
 Prediction IterativeGp::predict(const Matrix& Xq) const {
   check_query(Xq);

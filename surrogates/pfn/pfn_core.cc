@@ -575,12 +575,7 @@ void PfnSurrogate::fit(const FitInput& in) {
   fitted_ = true;
 }
 
-void PfnSurrogate::check_cols(const Matrix& X) const {
-  if (fitted_ && X.cols != d_)
-    throw ValueError("pfn: fitted with d=" + std::to_string(d_) + ", predicted with " + std::to_string(X.cols) +
-                     " columns");
-  if (X.data.size() < X.rows * X.cols) throw ValueError("pfn: X data shorter than rows × cols");
-}
+void PfnSurrogate::check_cols(const Matrix& X) const { validate_query_input(X, fitted_ ? d_ : 0, "pfn"); }
 
 RowMatrix PfnSurrogate::probabilities(const Matrix& X) const {
   check_cols(X);

@@ -65,6 +65,9 @@ void validate_fit_input(const FitInput& in, const std::string& model);
 // The same for condition_on's fantasies: X rows × cols, one finite y per row, and cols == d when d > 0 (the
 // fitted model's dimension). Messages read "<model>: condition_on: ...".
 void validate_condition_input(const Matrix& X, const std::vector<double>& y, size_t d, const std::string& model);
+// The same for predict()'s queries: X rows × cols, and cols == d when d > 0 (the fitted model's dimension).
+// Messages read "<model>: query X has ..." and "<model>: the model was fitted with d = 3 but X has 2 columns".
+void validate_query_input(const Matrix& X, size_t d, const std::string& model);
 
 struct Prediction {
   std::vector<double> mean;
