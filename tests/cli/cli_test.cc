@@ -475,13 +475,13 @@ TEST_F(CliTest, HeartbeatAndFailStaleWithRetry) {
   json first = ok_json({"ask", "--study", "s"});
   ASSERT_EQ(first["number"], 0);
   ok_json({"ask", "--study", "s"});
-  // Margins of a second: each command is a new process, which a slow machine (or a sanitizer build) starts
-  // in tens of milliseconds.
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  // Margins of seconds: each command is a new process, which a loaded machine running a sanitizer build can
+  // take a second or more to start (with a 1 s grace, trial 1 went stale between two commands there).
+  std::this_thread::sleep_for(std::chrono::milliseconds(5500));
   Result hb = ok({"heartbeat", "--study", "s", "--trial", "1"});  // trial 1 stays alive, trial 0 is stale
   EXPECT_EQ(hb.out, "");
 
-  json failed = ok_json({"fail-stale", "--study", "s", "--grace", "1"});
+  json failed = ok_json({"fail-stale", "--study", "s", "--grace", "5"});
   EXPECT_EQ(failed, json({{"failed", {0}}}));
   json trials = ok_json({"trials", "--study", "s", "--format", "json"});
   ASSERT_EQ(trials.size(), 3u);
@@ -489,7 +489,8 @@ TEST_F(CliTest, HeartbeatAndFailStaleWithRetry) {
   EXPECT_EQ(trials[1]["state"], "RUNNING");
   EXPECT_EQ(trials[2]["state"], "WAITING");
   EXPECT_EQ(trials[2]["system_attrs"]["retry_of"], 0) << trials[2].dump();
-  EXPECT_EQ(ok_json({"fail-stale", "--study", "s", "--grace", "1"}), json({{"failed", json::array()}}));
+  ok({"heartbeat", "--study", "s", "--trial", "1"});
+  EXPECT_EQ(ok_json({"fail-stale", "--study", "s", "--grace", "5"}), json({{"failed", json::array()}}));
 
   json retry = ok_json({"ask", "--study", "s"});  // claims the retry, with trial 0's params
   EXPECT_EQ(retry["number"], 2);

@@ -342,8 +342,22 @@ TEST(Multihost, TwoGroupsFinishOnePostgresStudy) {
       workers.push_back({pid, g, journal});
     }
   }
+  // Start barrier (multihost_worker.cc): once every worker has loaded the study (or died), let them all go.
+  for (auto& w : workers) {
+    const fs::path ready = w.journal.string() + ".ready";
+    while (!fs::exists(ready) && std::chrono::steady_clock::now() - t0 < kDeadline) {
+      int st = 0;
+      if (::waitpid(w.pid, &st, WNOHANG) == w.pid) {
+        w.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  std::ofstream(dir / "go").put('1');
   // Wait for all of them, killing everything left at the deadline.
-  size_t running = workers.size();
+  size_t running = 0;
+  for (const auto& w : workers) running += w.status == -1 ? 1 : 0;
   while (running > 0) {
     for (auto& w : workers) {
       if (w.status != -1) continue;

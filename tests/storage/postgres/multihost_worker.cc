@@ -5,11 +5,18 @@
 // gap-free, so every number below N is completed by exactly one worker and each worker ends with exactly one
 // FAIL trial: the study holds N + (number of workers) trials at the end. After each tell that returned
 // COMPLETE, "number value" (value with 17 significant digits) is appended to JOURNAL.
+// Start barrier: once the study is loaded the worker creates JOURNAL.ready and waits (up to 120 s) for a file
+// "go" in JOURNAL's folder, so that no group can finish the budget before the other has connected (a loaded
+// machine may start one group's processes seconds late).
 // Exit status: 0 when the budget is reached, 1 on any error (printed), 2 on bad arguments.
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "bbo/study.h"
 #include "tests/storage/postgres/multihost_objective.h"
@@ -28,6 +35,17 @@ int main(int argc, char** argv) {
   }
   try {
     bbo::Study study = bbo::Study::load(name, url);
+    const std::filesystem::path journal_path(argv[4]);
+    std::ofstream(journal_path.string() + ".ready").put('1');
+    const auto go = journal_path.parent_path() / "go";
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (!std::filesystem::exists(go)) {
+      if (std::chrono::steady_clock::now() > give_up) {
+        std::fprintf(stderr, "bbo_multihost_worker: no start signal (%s) within 120 s\n", go.c_str());
+        return 1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     for (;;) {
       bbo::Trial trial = study.ask();
       if (trial.number() >= budget) {
