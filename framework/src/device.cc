@@ -171,7 +171,6 @@ void* open_cuda_backend(const void* anchor, const std::string& file_name, const 
   }
   std::lock_guard lock(g_mutex);
   void* handle = nullptr;
-  std::string tried;
   for (const auto& dir : dirs) {
     const std::filesystem::path path = dir / file_name;
     std::error_code ec;
