@@ -517,9 +517,6 @@ double MapObjective::nngp_log_likelihood(const Hyper& h, double* grad, size_t no
 
 // ---- GpModel -----------------------------------------------------------------------------------------------
 
-namespace {
-
-// The warm start as a θ vector, or empty when it does not fit this model (it is only a hint).
 std::vector<double> warm_theta(const json& st, const MapObjective& obj, size_t d, bool warping, bool nngp) {
   try {
     if (!st.is_object() || st.value("model", "") != "gp" || st.at("d").get<size_t>() != d) return {};
@@ -548,18 +545,20 @@ std::vector<double> warm_theta(const json& st, const MapObjective& obj, size_t d
   }
 }
 
-struct OptContext {
-  MapObjective* obj;
+namespace {
+
+struct LbfgsContext {
+  const std::function<double(const double*, double*)>* f = nullptr;
   nlopt::opt* opt = nullptr;
-  int limit = 0;  // NLopt's L-BFGS can overshoot maxeval inside a line search: the callback enforces it
-  std::vector<double> best_theta;
-  double best = -std::numeric_limits<double>::infinity();
+  int limit = 0;
   int evals = 0;
+  double best = -std::numeric_limits<double>::infinity();
+  std::vector<double> best_theta;
 };
 
-double nlopt_callback(unsigned n, const double* x, double* grad, void* data) {
-  auto* ctx = static_cast<OptContext*>(data);
-  if (ctx->opt && ctx->evals >= ctx->limit) {
+double lbfgs_callback(unsigned n, const double* x, double* grad, void* data) {
+  auto* ctx = static_cast<LbfgsContext*>(data);
+  if (ctx->evals >= ctx->limit) {
     // Past the budget (L-BFGS asks again inside its line search before it sees the forced stop): refuse
     // without computing anything; the best point seen is kept in ctx.
     ctx->opt->force_stop();
@@ -567,9 +566,10 @@ double nlopt_callback(unsigned n, const double* x, double* grad, void* data) {
     return -1e300;
   }
   ++ctx->evals;
-  double v = ctx->obj->value(x, grad);
+  const double v = (*ctx->f)(x, grad);
   if (!std::isfinite(v)) {
-    // No jitter made K positive definite here: a very low value with a zero gradient sends the line search back.
+    // E.g. no jitter made K positive definite here: a very low value with a zero gradient sends the line
+    // search back.
     if (grad) std::fill(grad, grad + n, 0.0);
     return -1e300;
   }
@@ -581,6 +581,31 @@ double nlopt_callback(unsigned n, const double* x, double* grad, void* data) {
 }
 
 }  // namespace
+
+double maximize_lbfgs(const std::function<double(const double*, double*)>& f, const std::vector<double>& lo,
+                      const std::vector<double>& hi, std::vector<double>& theta, int evals, double ftol, int* used) {
+  LbfgsContext ctx;
+  ctx.f = &f;
+  ctx.limit = evals;
+  nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(theta.size()));
+  ctx.opt = &opt;
+  opt.set_lower_bounds(lo);
+  opt.set_upper_bounds(hi);
+  opt.set_max_objective(lbfgs_callback, &ctx);
+  opt.set_maxeval(evals);
+  opt.set_ftol_abs(ftol);
+  opt.set_xtol_rel(1e-7);
+  std::vector<double> x = theta;
+  double value = 0.0;
+  try {
+    opt.optimize(x, value);
+  } catch (const std::exception&) {
+    // roundoff_limited, forced stop and friends: the best point seen is kept.
+  }
+  if (used) *used += ctx.evals;
+  if (!ctx.best_theta.empty()) theta = ctx.best_theta;
+  return ctx.best;
+}
 
 // ---- The GPU path ------------------------------------------------------------------------------------------
 
@@ -811,38 +836,22 @@ std::vector<double> GpModel::run_starts(MapObjective& obj, const std::vector<std
   }
   std::vector<double> lo, hi;
   obj.bounds(lo, hi);
-  OptContext best;
-  best.obj = &obj;
+  const std::function<double(const double*, double*)> f = [&obj](const double* t, double* g) { return obj.value(t, g); };
+  double best = -std::numeric_limits<double>::infinity();
+  std::vector<double> best_theta;
   for (const auto& start : starts) {
-    OptContext ctx;
-    ctx.obj = &obj;
-    nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(obj.size()));
-    opt.set_lower_bounds(lo);
-    opt.set_upper_bounds(hi);
-    ctx.opt = &opt;
-    ctx.limit = evals;
-    opt.set_max_objective(nlopt_callback, &ctx);
-    opt.set_maxeval(evals);
+    std::vector<double> x = start;
     // Converged when the log posterior changes by < fit_tolerance: differences that small do not change
     // the model in any way that matters, and a warm fit mostly spends its evaluations below them.
-    opt.set_ftol_abs(options_.fit_tolerance);
-    opt.set_xtol_rel(1e-7);
-    std::vector<double> x = start;
-    double f = 0.0;
-    try {
-      opt.optimize(x, f);
-    } catch (const std::exception&) {
-      // roundoff_limited and friends: keep the best point seen.
-    }
-    fit_evals_ += ctx.evals;
-    if (ctx.best > best.best) {
-      best.best = ctx.best;
-      best.best_theta = ctx.best_theta;
+    const double v = maximize_lbfgs(f, lo, hi, x, evals, options_.fit_tolerance, &fit_evals_);
+    if (v > best) {
+      best = v;
+      best_theta = std::move(x);
     }
   }
-  if (best.best_theta.empty()) return fallback;
-  log_posterior_ = best.best;
-  return best.best_theta;
+  if (best_theta.empty()) return fallback;
+  log_posterior_ = best;
+  return best_theta;
 }
 
 void GpModel::fit_fixed(const std::vector<Dimension>& dims, const Matrix& X, const std::vector<double>& y,

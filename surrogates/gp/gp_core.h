@@ -49,6 +49,7 @@
 #include <Eigen/Dense>
 
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <random>
@@ -115,6 +116,14 @@ void standardization(const std::vector<double>& y, double& mean, double& sd);
 // (y − mean) / sd.
 Eigen::VectorXd standardized(const std::vector<double>& y, double mean, double sd);
 
+// NLopt L-BFGS maximizing f (f(θ, grad) returns the value and fills grad; a non-finite value is refused with a
+// zero gradient, which sends the line search back) inside [lo, hi] from theta, with at most `evals`
+// evaluations (enforced in the callback: L-BFGS asks again inside a line search past maxeval), stopping when
+// the value improves by less than ftol. Returns the best value seen (−inf when none was finite) and sets theta
+// to its point (unchanged when none); adds the evaluations made to *used when given. Shared by every gp fit.
+double maximize_lbfgs(const std::function<double(const double*, double*)>& f, const std::vector<double>& lo,
+                      const std::vector<double>& hi, std::vector<double>& theta, int evals, double ftol, int* used);
+
 // The log posterior (up to a constant) of the hyper-parameters and its gradient, over the flat log-parameter
 // vector θ (layout: log ℓ_0..d-1, log s², [log σ²], [log a_j, log b_j for each warped j]).
 class MapObjective {
@@ -152,6 +161,11 @@ class MapObjective {
 };
 
 class GpDeviceEngine;  // gp_device.h
+
+// A warm start (a `state()` of GpModel or IterativeGp) as obj's θ, clamped to its bounds; empty when it does not
+// fit the model (absent, another d or kernel, warping parameters of the wrong size, non-finite values): it is
+// only a hint.
+std::vector<double> warm_theta(const json& st, const MapObjective& obj, size_t d, bool warping, bool nngp);
 
 class GpModel {
  public:

@@ -1,6 +1,5 @@
 #include "surrogates/gp/gp_iterative.h"
 
-#include <nlopt.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -104,91 +103,6 @@ double quadrature_log(const std::vector<double>& alpha, const std::vector<double
     q += v * v * std::log(std::max(es.eigenvalues()[k], 1e-300));
   }
   return q;
-}
-
-// NLopt plumbing shared by the exact subset search and the stochastic polish: the best point seen is kept
-// (line searches of L-BFGS can end in "roundoff limited" on the stochastic objective).
-template <typename Objective>
-struct Context {
-  Objective* obj;
-  nlopt::opt* opt = nullptr;
-  int limit = 0;
-  int evals = 0;
-  double best = -std::numeric_limits<double>::infinity();
-  std::vector<double> best_theta;
-};
-
-template <typename Objective>
-double callback(unsigned n, const double* x, double* grad, void* data) {
-  auto* ctx = static_cast<Context<Objective>*>(data);
-  if (ctx->evals >= ctx->limit) {
-    ctx->opt->force_stop();
-    if (grad) std::fill(grad, grad + n, 0.0);
-    return -1e300;
-  }
-  ++ctx->evals;
-  const double v = ctx->obj->value(x, grad);
-  if (!std::isfinite(v)) {
-    if (grad) std::fill(grad, grad + n, 0.0);
-    return -1e300;
-  }
-  if (v > ctx->best) {
-    ctx->best = v;
-    ctx->best_theta.assign(x, x + n);
-  }
-  return v;
-}
-
-// L-BFGS from `start` inside the bounds; returns the best value seen (theta updated to its point).
-template <typename Objective>
-double maximize(Objective& obj, const std::vector<double>& lo, const std::vector<double>& hi, std::vector<double>& theta,
-                int evals, double ftol, int* used) {
-  Context<Objective> ctx;
-  ctx.obj = &obj;
-  ctx.limit = evals;
-  nlopt::opt opt(nlopt::LD_LBFGS, static_cast<unsigned>(theta.size()));
-  ctx.opt = &opt;
-  opt.set_lower_bounds(lo);
-  opt.set_upper_bounds(hi);
-  opt.set_max_objective(callback<Objective>, &ctx);
-  opt.set_maxeval(evals);
-  opt.set_ftol_abs(ftol);
-  opt.set_xtol_rel(1e-7);
-  std::vector<double> x = theta;
-  double f = 0.0;
-  try {
-    opt.optimize(x, f);
-  } catch (const std::exception&) {
-    // roundoff_limited, forced stop: the best point seen is kept.
-  }
-  if (used) *used += ctx.evals;
-  if (!ctx.best_theta.empty()) theta = ctx.best_theta;
-  return ctx.best;
-}
-
-
-// The θ of a warm start in GpModel::state()'s format (clamped to the bounds), or empty when it is absent or
-// unusable (another model, another d, the nngp kernel, non-finite values).
-std::vector<double> warm_theta(const nlohmann::json& st, const MapObjective& obj, size_t d) {
-  try {
-    if (!st.is_object() || st.value("model", "") != "gp" || st.at("d").get<size_t>() != d) return {};
-    if (st.value("kernel", std::string("matern52")) != "matern52") return {};
-    Hyper h;
-    h.lengthscale = st.at("lengthscale").get<std::vector<double>>();
-    h.signal = st.at("signal").get<double>();
-    h.noise = st.at("noise").get<double>();
-    if (h.lengthscale.size() != d) return {};
-    std::vector<double> t = obj.pack(h);
-    std::vector<double> lo, hi;
-    obj.bounds(lo, hi);
-    for (size_t k = 0; k < t.size(); ++k) {
-      if (!std::isfinite(t[k])) return {};
-      t[k] = std::clamp(t[k], lo[k], hi[k]);
-    }
-    return t;
-  } catch (const std::exception&) {
-    return {};
-  }
 }
 
 Matrix to_matrix(const MatrixXd& X) {
@@ -453,7 +367,7 @@ void IterativeGp::fit(const FitInput& in) {
   std::vector<double> theta = full.prior_start(nullptr);
   std::vector<double> lo, hi;
   full.bounds(lo, hi);
-  const std::vector<double> warm = warm_theta(in.warm_start, full, d);
+  const std::vector<double> warm = warm_theta(in.warm_start, full, d, false, false);
   if (n >= 2) {
     const uint64_t seed = options_.seed ^ (in.seed * 0x9e3779b97f4a7c15ULL) ^ 0x5851f42d4c957f2dULL;
     std::mt19937_64 rng(seed);
@@ -473,16 +387,19 @@ void IterativeGp::fit(const FitInput& in) {
       zs[static_cast<Index>(i)] = z_[static_cast<Index>(idx[i])];
     }
     MapObjective sub(dims_, Xs, zs, mo);
+    const std::function<double(const double*, double*)> on_subset = [&sub](const double* t, double* g) {
+      return sub.value(t, g);
+    };
     if (!warm.empty()) {
       // A warm start replaces the subset search; with n <= subset_size it starts the exact search instead.
       theta = warm;
-      if (m == n) maximize(sub, lo, hi, theta, 120, 1e-3, nullptr);
+      if (m == n) maximize_lbfgs(on_subset, lo, hi, theta, 120, 1e-3, nullptr);
     } else {
       std::vector<std::vector<double>> starts = {sub.prior_start(nullptr)};
       for (int k = 1; k < options_.n_restarts; ++k) starts.push_back(sub.prior_start(&rng));
       double best = -std::numeric_limits<double>::infinity();
       for (auto s : starts) {
-        const double v = maximize(sub, lo, hi, s, 120, 1e-3, nullptr);
+        const double v = maximize_lbfgs(on_subset, lo, hi, s, 120, 1e-3, nullptr);
         if (v > best) {
           best = v;
           theta = s;
@@ -494,9 +411,8 @@ void IterativeGp::fit(const FitInput& in) {
       // fit's own state() continues on the same stochastic objective.
       for (int k = 1; k < options_.n_restarts; ++k) sub.prior_start(&rng);
       IterativeObjective obj(dims_, X_, z_, options_, rng());
-      std::vector<double> start = theta;
-      maximize(obj, lo, hi, start, options_.max_fit_evals, options_.fit_tolerance, &fit_evals_);
-      theta = start;
+      maximize_lbfgs([&obj](const double* t, double* g) { return obj.value(t, g); }, lo, hi, theta,
+                     options_.max_fit_evals, options_.fit_tolerance, &fit_evals_);
     } else if (m < n && options_.max_fit_evals > 0) {
       // All points: the subset's optimum leans to more noise than n points support (as in GpModel's cold
       // fit), so the candidates are it and it with the noise at the prior's mode; one stochastic evaluation
@@ -520,7 +436,8 @@ void IterativeGp::fit(const FitInput& in) {
         }
       }
       if (std::isfinite(cbest)) {
-        maximize(obj, lo, hi, start, options_.max_fit_evals, options_.fit_tolerance, &fit_evals_);
+        maximize_lbfgs([&obj](const double* t, double* g) { return obj.value(t, g); }, lo, hi, start,
+                       options_.max_fit_evals, options_.fit_tolerance, &fit_evals_);
         theta = start;
       }
     }
